@@ -3,7 +3,7 @@
 //! linear read of the same 1 MiB (sum of 2^17 `Acquire` u64 loads).
 //!
 //! The timed section is the `adopt` call only: dropping the adopted table (which frees
-//! its 2 MiB of slot records) happens after the timer stops (`iter_custom`).
+//! its slot-record directory) happens after the timer stops (`iter_custom`).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -46,7 +46,7 @@ impl std::fmt::Debug for AdoptFixture<'_> {
 
 impl<'m> AdoptFixture<'m> {
     /// Writes the L1 table into memory reserved in `mem` (which needs at least 1 MiB for
-    /// it plus 2 MiB for each live adopted table's slot records).
+    /// it plus the slot-record directory of each live adopted table).
     ///
     /// # Panics
     ///
@@ -87,8 +87,8 @@ impl<'m> AdoptFixture<'m> {
         (1 << 16) | ((Split::S8 as u32) << 6) | u32::from(LOG2SIZE)
     }
 
-    /// Subject: adopts the table (validates all 2^17 descriptors, allocates the 2 MiB of
-    /// zeroed slot records).
+    /// Subject: adopts the table (validates all 2^17 descriptors, allocates the 4 KiB
+    /// slot-record directory; record chunks come lazily with the L2 tables).
     ///
     /// # Errors
     ///

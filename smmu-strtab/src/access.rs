@@ -18,28 +18,31 @@ use crate::memory::DmaRegion;
 
 /// Checks that `count` items of `size` bytes starting at item `index` fit in `region`,
 /// and returns the byte offset of item `index`.
+///
+/// `size` is a non-zero constant at every call site, so after inlining the check is a
+/// shift and two comparisons: with `cap = len / size` (rounded down), the items fit exactly
+/// when `index <= cap` and `count <= cap - index`, and nothing can overflow.
+#[inline]
 fn checked_offset(
     region: &DmaRegion,
     index: usize,
     size: usize,
     count: usize,
 ) -> Result<usize, AccessError> {
-    let err = AccessError {
-        index,
-        len: region.len(),
-    };
-    let offset = index.checked_mul(size).ok_or(err)?;
-    let end = count
-        .checked_mul(size)
-        .and_then(|b| offset.checked_add(b))
-        .ok_or(err)?;
-    if end > region.len() {
-        return Err(err);
+    let cap = region.len().checked_div(size).unwrap_or(0);
+    if index <= cap && count <= cap - index {
+        // No overflow: `index * size <= cap * size <= len`.
+        Ok(index * size)
+    } else {
+        Err(AccessError {
+            index,
+            len: region.len(),
+        })
     }
-    Ok(offset)
 }
 
 /// Pointer to 64-bit word `word` of `region`, bounds-checked.
+#[inline]
 fn word_ptr(region: &DmaRegion, word: usize) -> Result<*mut u64, AccessError> {
     checked_offset(region, word, 8, 1)?;
     // SAFETY: `word * 8 + 8 <= region.len()` was checked above and the region's pointer is
@@ -49,6 +52,7 @@ fn word_ptr(region: &DmaRegion, word: usize) -> Result<*mut u64, AccessError> {
 }
 
 /// Loads 64-bit word `word` of `region` with one atomic load.
+#[inline]
 pub(crate) fn load(region: &DmaRegion, word: usize) -> Result<u64, AccessError> {
     let ptr = word_ptr(region, word)?;
     // SAFETY: `ptr` is in bounds (checked), 8-byte aligned (region pointers are
@@ -61,6 +65,7 @@ pub(crate) fn load(region: &DmaRegion, word: usize) -> Result<u64, AccessError> 
 }
 
 /// Stores 64-bit word `word` of `region` with one atomic store.
+#[inline]
 pub(crate) fn store(region: &DmaRegion, word: usize, value: u64) -> Result<(), AccessError> {
     let ptr = word_ptr(region, word)?;
     // SAFETY: as in `load`: in bounds, aligned, valid for atomic access while `region` is
@@ -70,20 +75,54 @@ pub(crate) fn store(region: &DmaRegion, word: usize, value: u64) -> Result<(), A
     Ok(())
 }
 
-/// Loads the 8 words of the 64-byte entry `entry` (STE or CD) of `region`.
+/// Loads the 8 words of the 64-byte entry `entry` (STE or CD) of `region`: one bounds
+/// check for the whole entry, then 8 atomic loads from one pointer.
+#[inline]
 pub(crate) fn load_entry(region: &DmaRegion, entry: usize) -> Result<[u64; 8], AccessError> {
-    checked_offset(region, entry, 64, 1)?;
-    let mut words = [0u64; 8];
-    for (i, w) in words.iter_mut().enumerate() {
-        *w = load(region, entry * 8 + i)?;
+    let offset = checked_offset(region, entry, 64, 1)?;
+    // SAFETY: `offset + 64 <= region.len()` was checked above and the region's pointer is
+    // valid for `len` bytes, so the offset stays inside the allocation.
+    let first = unsafe { region.ptr().as_ptr().byte_add(offset) };
+    Ok(core::array::from_fn(|i| {
+        // SAFETY: `i < 8`, so word `i` of the entry is inside the checked 64 bytes; it is
+        // 8-byte aligned (8-aligned region pointer, offset a multiple of 64) and valid for
+        // atomic access while `region` is borrowed (see `load`).
+        let atomic = unsafe { AtomicU64::from_ptr(first.add(i)) };
+        atomic.load(Ordering::Acquire)
+    }))
+}
+
+/// Folds `f` over words `first .. first + count` of `region`, read in order with
+/// `Relaxed` atomic loads after one bounds check for the whole run. For bulk scans that
+/// order themselves with one [`fence`](core::sync::atomic::fence) afterwards.
+#[inline]
+pub(crate) fn fold_words_relaxed<A>(
+    region: &DmaRegion,
+    first: usize,
+    count: usize,
+    init: A,
+    mut f: impl FnMut(A, u64) -> A,
+) -> Result<A, AccessError> {
+    let offset = checked_offset(region, first, 8, count)?;
+    // SAFETY: `offset + count * 8 <= region.len()` was checked above, so the offset stays
+    // inside the region's allocation.
+    let base = unsafe { region.ptr().as_ptr().byte_add(offset) };
+    let mut acc = init;
+    for i in 0..count {
+        // SAFETY: `i < count`, so word `i` of the run is inside the checked range; aligned
+        // and valid for atomic access while `region` is borrowed (see `load`).
+        let atomic = unsafe { AtomicU64::from_ptr(base.add(i)) };
+        acc = f(acc, atomic.load(Ordering::Relaxed));
     }
-    Ok(words)
+    Ok(acc)
 }
 
 /// The CPU-only bookkeeping for one L1 index of a 2-level table: the CPU pointer of the
-/// L2 table that backs it (`None` while the index has no L2) and `meta`, which packs the
-/// L2's physical address (64-byte aligned, bits \[63:6\]), whether it was mapped rather than
-/// allocated (bit 5) and its Span (bits \[4:0\]).
+/// L2 table that backs it (`None` while the index has no L2; bit 0 set when the L2 is
+/// smaller than a full one, see `slots`) and `meta`, which packs the L2's physical address
+/// (64-byte aligned, bits \[63:6\]), whether it was mapped rather than allocated (bit 5)
+/// and its Span (bits \[4:0\]). The directory of a chunked table uses the same record for
+/// each chunk: its CPU pointer and its physical address in `meta`.
 ///
 /// `repr(C)` with an `Option<NonNull<_>>` first: all-zero bytes (freshly zeroed memory)
 /// are a valid record meaning "empty" (the null niche of `Option<NonNull<_>>` is
@@ -102,6 +141,7 @@ pub(crate) const SLOT_RECORD_ALIGN: usize = core::mem::align_of::<SlotRecord>();
 const _: () = assert!(SLOT_RECORD_ALIGN <= 8 && SLOT_RECORD_SIZE.is_multiple_of(SLOT_RECORD_ALIGN));
 
 /// Pointer to slot record `index` of `slots`, bounds-checked.
+#[inline]
 fn slot_ptr(slots: &DmaRegion, index: usize) -> Result<*mut SlotRecord, AccessError> {
     let offset = checked_offset(slots, index, SLOT_RECORD_SIZE, 1)?;
     // SAFETY: `offset + SLOT_RECORD_SIZE <= len` was checked, so the byte offset stays in
@@ -111,6 +151,7 @@ fn slot_ptr(slots: &DmaRegion, index: usize) -> Result<*mut SlotRecord, AccessEr
 }
 
 /// Reads slot record `index`.
+#[inline]
 pub(crate) fn slot_read(slots: &DmaRegion, index: usize) -> Result<SlotRecord, AccessError> {
     let ptr = slot_ptr(slots, index)?;
     // SAFETY: in bounds (checked); aligned because the region is 8-byte aligned and the
@@ -125,6 +166,7 @@ pub(crate) fn slot_read(slots: &DmaRegion, index: usize) -> Result<SlotRecord, A
 ///
 /// Callers hold `&mut` to the owning table, so no read of the slot region runs
 /// concurrently.
+#[inline]
 pub(crate) fn slot_write(
     slots: &DmaRegion,
     index: usize,
@@ -144,6 +186,7 @@ pub(crate) fn slot_write(
 /// `ptr`, `pa` and `len` are those of a region that the calling table owns (recorded by
 /// `slot_write` when the region was obtained), and the returned descriptor is used only
 /// while the table owns the region (and passed to `free`/`unmap` at most once overall).
+#[inline]
 pub(crate) unsafe fn region_from_parts(
     pa: smmu_regs::PhysAddr,
     ptr: NonNull<u64>,

@@ -303,12 +303,14 @@ impl Geometry {
 
     /// Number of StreamIDs covered: 2^LOG2SIZE.
     #[must_use]
+    #[inline]
     pub const fn num_sids(&self) -> u64 {
         1u64 << self.log2size
     }
 
     /// Whether `sid` is below 2^LOG2SIZE.
     #[must_use]
+    #[inline]
     pub const fn contains(&self, sid: u32) -> bool {
         (sid as u64) < self.num_sids()
     }

@@ -101,6 +101,7 @@ mod error;
 mod geometry;
 mod memory;
 mod regs;
+mod slots;
 mod table;
 mod used;
 mod writer;

@@ -1,15 +1,14 @@
 //! The stream table: a linear or 2-level table in memory obtained through a
 //! [`TableMemory`], with O(1) lookup, per-StreamID L2 population and release.
 
-use core::ptr::NonNull;
-
 use smmu_regs::{PhysAddr, StreamId};
 
-use crate::access::{self, SLOT_RECORD_ALIGN, SLOT_RECORD_SIZE, SlotRecord};
+use crate::access;
 use crate::error::{AccessError, EnsureError, LookupError, ScanError, TableError};
 use crate::geometry::{Format, Geometry, Split, StreamTableCaps, TablePolicy};
 use crate::memory::{self, Coherency, DmaRegion, MemoryError, Origin, TableMemory};
 use crate::regs;
+use crate::slots::{L2Info, L2Ref, PrepareError, Slots};
 use crate::writer::SteSlot;
 
 /// How strictly an adopted table is validated.
@@ -41,29 +40,6 @@ pub enum Ensured {
     AdoptedL2,
 }
 
-/// Bit 5 of a slot record's `meta`: the L2 was mapped (adopted), not allocated.
-const META_MAPPED: u64 = 1 << 5;
-/// Bits \[4:0\] of `meta`: the Span.
-const META_SPAN: u64 = 0x1f;
-
-/// A decoded slot record.
-struct L2Info {
-    ptr: NonNull<u64>,
-    pa: PhysAddr,
-    span: u8,
-    origin: Origin,
-}
-
-impl L2Info {
-    fn entries(&self) -> usize {
-        // Span is 1..=11 for every record we write.
-        1usize << self.span.saturating_sub(1)
-    }
-    fn bytes(&self) -> usize {
-        self.entries() * 64
-    }
-}
-
 /// Storage of a table, by format.
 enum Storage {
     /// The STE array.
@@ -71,7 +47,7 @@ enum Storage {
     /// The L1 descriptor array and the CPU-only slot records, one per L1 index.
     TwoLevel {
         l1: DmaRegion,
-        slots: DmaRegion,
+        slots: Slots,
         split: Split,
     },
 }
@@ -89,14 +65,21 @@ enum Storage {
 /// `l2ptrs` array). With up to 2^17 L1 descriptors that array is too large for a fixed
 /// inline array, and a global allocator is not available in every kernel. The table
 /// therefore keeps it in memory obtained from the same [`TableMemory`]: one 16-byte
-/// record (CPU pointer + physical address/Span/origin) per L1 index, allocated zeroed
-/// (all-zero = empty) together with the L1 table. This keeps the crate free of `alloc`,
-/// costs 2 MB only at the 2^17 maximum (Linux's pointer array is 1 MB there) and 4 KB for
-/// a typical 16-bit StreamID space, and makes lookup a bounds-checked read of one record.
-/// The SMMU never sees this memory; it is read and written only by the CPU.
+/// record (CPU pointer + physical address/Span/origin) per L1 index, all-zero = empty.
+/// Up to 512 L1 indices (8 KB; 4 KB for a typical 16-bit StreamID space with SPLIT 8)
+/// the records form one array allocated together with the L1 table, and lookup is a bounds-checked read of one
+/// record. Larger tables allocate a directory (4 KB at the 2^17 maximum) with the L1
+/// table and each 8 KB chunk of 512 records when the first L2 table of its range is
+/// created or adopted, so that creating or adopting a large table does not allocate and
+/// zero 2 MB up front; their lookups read one directory entry more. This keeps the crate
+/// free of `alloc`. The SMMU never sees this memory; it is read and written only by the
+/// CPU.
 pub struct StreamTable<M: TableMemory> {
     mem: M,
     geometry: Geometry,
+    /// `geometry.num_sids()`, kept as a value so that the lookup's range check is one
+    /// comparison.
+    num_sids: u64,
     coherency: Coherency,
     default_ste: [u64; 8],
     strictness: Strictness,
@@ -145,7 +128,7 @@ impl<M: TableMemory> StreamTable<M> {
                 Storage::Linear { table }
             }
             Format::TwoLevel { split } => {
-                let slots = match alloc_slots(&mem, geometry.num_l1()) {
+                let slots = match Slots::alloc(&mem, geometry.num_l1(), split) {
                     Ok(s) => s,
                     Err(e) => {
                         // SAFETY: allocated above, released once, never published.
@@ -163,6 +146,7 @@ impl<M: TableMemory> StreamTable<M> {
         Ok(Self {
             mem,
             geometry,
+            num_sids: geometry.num_sids(),
             coherency: policy.coherency,
             default_ste,
             strictness: Strictness::Spec,
@@ -179,7 +163,7 @@ impl<M: TableMemory> StreamTable<M> {
         default_ste: [u64; 8],
         strictness: Strictness,
         storage_main: DmaRegion,
-        slots: Option<DmaRegion>,
+        slots: Option<Slots>,
     ) -> Self {
         let storage = match (geometry.format(), slots) {
             (Format::TwoLevel { split }, Some(slots)) => Storage::TwoLevel {
@@ -194,6 +178,7 @@ impl<M: TableMemory> StreamTable<M> {
         Self {
             mem,
             geometry,
+            num_sids: geometry.num_sids(),
             coherency,
             default_ste,
             strictness,
@@ -264,8 +249,9 @@ impl<M: TableMemory> StreamTable<M> {
     /// [`LookupError::OutOfRange`] when `sid` ≥ 2^LOG2SIZE;
     /// [`LookupError::NotPopulated`] when no L2 table backs it yet;
     /// [`LookupError::BeyondSpan`] when its adopted L2 table is too small.
+    #[inline]
     pub fn ste(&self, sid: StreamId) -> Result<SteSlot<'_, M>, LookupError> {
-        if !self.geometry.contains(sid.0) {
+        if u64::from(sid.0) >= self.num_sids {
             return Err(LookupError::OutOfRange {
                 sid,
                 log2size: self.geometry.log2size(),
@@ -286,19 +272,26 @@ impl<M: TableMemory> StreamTable<M> {
             Storage::TwoLevel { slots, split, .. } => {
                 let l1 = (sid.0 >> split.bits()) as usize;
                 let l2 = (sid.0 as usize) & (split.l2_entries() - 1);
-                let info = read_slot(slots, l1)
-                    .ok()
-                    .flatten()
-                    .ok_or(LookupError::NotPopulated { sid })?;
-                if l2 >= info.entries() {
-                    return Err(LookupError::BeyondSpan {
-                        sid,
-                        span: info.span,
-                    });
-                }
-                // SAFETY: the record describes an L2 region this table owns (written when it
-                // was obtained, cleared only on release); the slot borrows `self`.
-                let region = unsafe { access::region_from_parts(info.pa, info.ptr, info.bytes()) };
+                let region = match slots.lookup(l1) {
+                    Ok(Some(L2Ref::Full { ptr, pa, bytes })) => {
+                        // `l2 < 2^SPLIT`: inside the full L2 table.
+                        // SAFETY: the record describes an L2 region of `bytes` this table
+                        // owns (written when it was obtained, cleared only on release);
+                        // the slot borrows `self`.
+                        unsafe { access::region_from_parts(pa, ptr, bytes) }
+                    }
+                    Ok(Some(L2Ref::Partial(info))) => {
+                        if l2 >= info.entries() {
+                            return Err(LookupError::BeyondSpan {
+                                sid,
+                                span: info.span,
+                            });
+                        }
+                        // SAFETY: as above, for a region of `info.bytes()`.
+                        unsafe { access::region_from_parts(info.pa, info.ptr, info.bytes()) }
+                    }
+                    Ok(None) | Err(_) => return Err(LookupError::NotPopulated { sid }),
+                };
                 Ok(SteSlot::from_alias(&self.mem, region, l2, self.coherency))
             }
         }
@@ -333,7 +326,7 @@ impl<M: TableMemory> StreamTable<M> {
         let split = *split;
         let index = (sid.0 >> split.bits()) as usize;
         let l2 = (sid.0 as usize) & (split.l2_entries() - 1);
-        if let Some(info) = read_slot(slots, index)? {
+        if let Some(info) = slots.read(index)? {
             return if l2 < info.entries() {
                 Ok(Ensured::Present)
             } else {
@@ -351,21 +344,26 @@ impl<M: TableMemory> StreamTable<M> {
             if regs::l1_span(desc) != 0 {
                 let (pa, span) = check_l1_desc(desc, split, self.strictness)
                     .map_err(|v| v.into_ensure(index as u32))?;
+                slots
+                    .prepare(&self.mem, index)
+                    .map_err(PrepareError::into_ensure)?;
                 let len = (1usize << (span - 1)) * 64;
                 let region = memory::map_checked(&self.mem, pa, len).map_err(EnsureError::Map)?;
                 if self.coherency == Coherency::NonCoherent {
                     self.mem.invalidate(&region, 0, len);
                 }
-                let record = SlotRecord {
-                    ptr: Some(region.ptr()),
-                    meta: pa.0 | META_MAPPED | u64::from(span),
+                let info = L2Info {
+                    ptr: region.ptr(),
+                    pa,
+                    span,
+                    origin: Origin::Mapped,
                 };
-                if let Err(e) = access::slot_write(slots, index, record) {
+                if let Err(e) = slots.write(index, &info) {
                     // SAFETY: mapped above, not recorded, released once.
                     unsafe { self.mem.unmap(region) };
                     return Err(e.into());
                 }
-                return if l2 < (1usize << (span - 1)) {
+                return if l2 < info.entries() {
                     Ok(Ensured::AdoptedL2)
                 } else {
                     Err(EnsureError::BeyondSpan { sid, span })
@@ -373,6 +371,9 @@ impl<M: TableMemory> StreamTable<M> {
             }
         }
         // Fresh L2: allocate, initialise, clean, then publish with one store.
+        slots
+            .prepare(&self.mem, index)
+            .map_err(PrepareError::into_ensure)?;
         let bytes = split.l2_bytes();
         let region = memory::alloc_checked(&self.mem, bytes, bytes).map_err(EnsureError::Alloc)?;
         let init =
@@ -393,11 +394,13 @@ impl<M: TableMemory> StreamTable<M> {
             unsafe { self.mem.free(region) };
             return Err(EnsureError::Alloc(MemoryError::BadRegion));
         };
-        let record = SlotRecord {
-            ptr: Some(region.ptr()),
-            meta: region.pa().0 | u64::from(span),
+        let info = L2Info {
+            ptr: region.ptr(),
+            pa: region.pa(),
+            span,
+            origin: Origin::Allocated,
         };
-        if let Err(e) = access::slot_write(slots, index, record) {
+        if let Err(e) = slots.write(index, &info) {
             // SAFETY: allocated above, never published, released once.
             unsafe { self.mem.free(region) };
             return Err(e.into());
@@ -433,7 +436,7 @@ impl<M: TableMemory> StreamTable<M> {
             Storage::TwoLevel { l1, slots, split } => {
                 for index in 0..self.geometry.num_l1() {
                     let first = (index as u64) << split.bits();
-                    if let Some(info) = read_slot(slots, index)? {
+                    if let Some(info) = slots.read(index)? {
                         // SAFETY: an owned L2 region (see `ste`), used only during this call.
                         let region =
                             unsafe { access::region_from_parts(info.pa, info.ptr, info.bytes()) };
@@ -473,20 +476,9 @@ impl<M: TableMemory> StreamTable<M> {
 impl<M: TableMemory> Drop for StreamTable<M> {
     fn drop(&mut self) {
         if let Storage::TwoLevel { slots, .. } = &self.storage {
-            let n = slots.len() / SLOT_RECORD_SIZE;
-            for index in 0..n {
-                if let Ok(Some(info)) = read_slot(slots, index) {
-                    // SAFETY: the record describes an L2 region this table owns; it is
-                    // released exactly once (records are dropped with the table).
-                    let region =
-                        unsafe { access::region_from_parts(info.pa, info.ptr, info.bytes()) };
-                    // SAFETY: as above; the origin recorded when it was obtained.
-                    unsafe { memory::release(&self.mem, region, info.origin) };
-                }
-            }
-            // SAFETY: the slot array was allocated by this table and is released once; the
-            // field is not used after `drop`.
-            unsafe { self.mem.free(slots.alias()) };
+            // SAFETY: called once, from `drop`; the slots are not used afterwards. The
+            // caller of the table guarantees the SMMU no longer walks it.
+            unsafe { slots.release(&self.mem) };
         }
         let main = self.main_region();
         // SAFETY: the main region is owned by this table, obtained with `self.origin`, and
@@ -504,32 +496,6 @@ fn fill_ste(region: &DmaRegion, index: usize, ste: &[u64; 8]) -> Result<(), Acce
         }
     }
     Ok(())
-}
-
-/// Allocates the zeroed slot-record array of a 2-level table.
-pub(crate) fn alloc_slots<M: TableMemory + ?Sized>(
-    mem: &M,
-    num_l1: usize,
-) -> Result<DmaRegion, MemoryError> {
-    let bytes = num_l1
-        .checked_mul(SLOT_RECORD_SIZE)
-        .ok_or(MemoryError::Unsupported)?;
-    memory::alloc_checked(mem, bytes, SLOT_RECORD_ALIGN.max(8))
-}
-
-/// Reads and decodes slot record `index`.
-fn read_slot(slots: &DmaRegion, index: usize) -> Result<Option<L2Info>, AccessError> {
-    let rec = access::slot_read(slots, index)?;
-    Ok(rec.ptr.map(|ptr| L2Info {
-        ptr,
-        pa: PhysAddr(rec.meta & !0x3f),
-        span: (rec.meta & META_SPAN) as u8,
-        origin: if rec.meta & META_MAPPED != 0 {
-            Origin::Mapped
-        } else {
-            Origin::Allocated
-        },
-    }))
 }
 
 /// Calls `f` for every valid STE among the `count` entries of `region`, the first having
@@ -560,6 +526,15 @@ pub(crate) enum L1Violation {
     SpanInvalid(u8),
     NullL2Ptr,
     L2Misaligned(PhysAddr),
+}
+
+impl PrepareError {
+    fn into_ensure(self) -> EnsureError {
+        match self {
+            Self::Alloc(e) => EnsureError::Alloc(e),
+            Self::Access(e) => e.into(),
+        }
+    }
 }
 
 impl L1Violation {

@@ -18,8 +18,75 @@ fn mark(used: &mut [u64; 8], fields: &[FieldPos]) {
     }
 }
 
+/// The per-word masks of `fields`, at compile time (fields outside the 8 words have no
+/// bits, as in [`mark`]).
+const fn masks(fields: &[FieldPos]) -> [u64; 8] {
+    let mut m = [0u64; 8];
+    let mut i = 0;
+    while i < fields.len() {
+        let f = fields[i];
+        if f.word < 8 {
+            m[f.word] |= f.mask();
+        }
+        i += 1;
+    }
+    m
+}
+
+/// ORs `mask` into `used`, word by word.
+#[inline]
+fn add(used: &mut [u64; 8], mask: &[u64; 8]) {
+    for (u, m) in used.iter_mut().zip(mask) {
+        *u |= m;
+    }
+}
+
+/// STE bits used in every entry.
+const STE_ALWAYS: [u64; 8] = masks(&[ste::V]);
+/// STE bits used when V = 1.
+const STE_VALID: [u64; 8] = masks(&[ste::CONFIG]);
+/// STE bits used with stage 1 (Config bit 0).
+const STE_S1: [u64; 8] = masks(&[
+    ste::S1FMT,
+    ste::S1_CONTEXT_PTR,
+    ste::S1CDMAX,
+    ste::S1DSS,
+    ste::S1CIR,
+    ste::S1COR,
+    ste::S1CSH,
+    ste::S1STALLD,
+    ste::STRW,
+    ste::EATS,
+    ste::MEV,
+    ste::S2VMID,
+]);
+/// STE bits used with stage 2 (Config bit 1).
+const STE_S2: [u64; 8] = masks(&[
+    ste::S2FWB,
+    ste::EATS,
+    ste::SHCFG,
+    ste::MEV,
+    ste::S2VMID,
+    ste::S2T0SZ,
+    ste::S2SL0,
+    ste::S2IR0,
+    ste::S2OR0,
+    ste::S2SH0,
+    ste::S2TG,
+    ste::S2PS,
+    ste::S2AA64,
+    ste::S2ENDI,
+    ste::S2PTW,
+    ste::S2S,
+    ste::S2R,
+    ste::S2TTB,
+]);
+/// SHCFG (stage 1 with S1DSS = bypass, or Config = bypass).
+const STE_SHCFG: [u64; 8] = masks(&[ste::SHCFG]);
+
 /// Reads a field of an entry (0 if the field's word is out of range, which the field
 /// tables never produce).
+#[inline]
 fn field(entry: &[u64; 8], f: FieldPos) -> u64 {
     entry.get(f.word).map_or(0, |&w| f.get(w))
 }
@@ -35,62 +102,23 @@ fn field(entry: &[u64; 8], f: FieldPos) -> u64 {
 /// | Config = bypass | SHCFG |
 #[must_use]
 pub fn ste_used(ste: &[u64; 8]) -> [u64; 8] {
-    let mut used = [0u64; 8];
-    mark(&mut used, &[ste::V]);
+    let mut used = STE_ALWAYS;
     if field(ste, ste::V) == 0 {
         return used;
     }
-    mark(&mut used, &[ste::CONFIG]);
+    add(&mut used, &STE_VALID);
     let config = field(ste, ste::CONFIG);
     if config & 0b001 != 0 {
-        mark(
-            &mut used,
-            &[
-                ste::S1FMT,
-                ste::S1_CONTEXT_PTR,
-                ste::S1CDMAX,
-                ste::S1DSS,
-                ste::S1CIR,
-                ste::S1COR,
-                ste::S1CSH,
-                ste::S1STALLD,
-                ste::STRW,
-                ste::EATS,
-                ste::MEV,
-                ste::S2VMID,
-            ],
-        );
+        add(&mut used, &STE_S1);
         if field(ste, ste::S1DSS) == regs::S1DSS_BYPASS {
-            mark(&mut used, &[ste::SHCFG]);
+            add(&mut used, &STE_SHCFG);
         }
     }
     if config & 0b010 != 0 {
-        mark(
-            &mut used,
-            &[
-                ste::S2FWB,
-                ste::EATS,
-                ste::SHCFG,
-                ste::MEV,
-                ste::S2VMID,
-                ste::S2T0SZ,
-                ste::S2SL0,
-                ste::S2IR0,
-                ste::S2OR0,
-                ste::S2SH0,
-                ste::S2TG,
-                ste::S2PS,
-                ste::S2AA64,
-                ste::S2ENDI,
-                ste::S2PTW,
-                ste::S2S,
-                ste::S2R,
-                ste::S2TTB,
-            ],
-        );
+        add(&mut used, &STE_S2);
     }
     if config == regs::CONFIG_BYPASS {
-        mark(&mut used, &[ste::SHCFG]);
+        add(&mut used, &STE_SHCFG);
     }
     used
 }

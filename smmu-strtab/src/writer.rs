@@ -112,10 +112,14 @@ pub struct WriteReport {
 }
 
 /// The critical words of a transition and the `unused_update` value (see the module
-/// docs).
-fn qword_diff<K: EntryKind>(cur: &[u64; 8], target: &[u64; 8]) -> (u8, [u64; 8]) {
+/// docs); `target_used` is `K::used(target)`, computed once by the caller.
+#[inline]
+fn qword_diff<K: EntryKind>(
+    cur: &[u64; 8],
+    target: &[u64; 8],
+    target_used: &[u64; 8],
+) -> (u8, [u64; 8]) {
     let cur_used = K::used(cur);
-    let target_used = K::used(target);
     let safe = K::update_safe(cur, target);
     let mut critical = 0u8;
     let mut unused_update = [0u64; 8];
@@ -136,7 +140,7 @@ fn qword_diff<K: EntryKind>(cur: &[u64; 8], target: &[u64; 8]) -> (u8, [u64; 8])
 /// 0 → a direct write, one bit → a hitless 3-step update, more → a breaking update.
 #[must_use]
 pub fn critical_words<K: EntryKind>(cur: &[u64; 8], target: &[u64; 8]) -> u8 {
-    qword_diff::<K>(cur, target).0
+    qword_diff::<K>(cur, target, &K::used(target)).0
 }
 
 /// Word-level access to one entry in memory.
@@ -198,7 +202,7 @@ fn write_entry<K: EntryKind, S: EntryStore, H: SyncHook>(
         }
     }
     let cur = store.load()?;
-    let (critical, unused_update) = qword_diff::<K>(&cur, target);
+    let (critical, unused_update) = qword_diff::<K>(&cur, target, &target_used);
     let mut s = Stepper {
         store,
         hook,
@@ -299,6 +303,7 @@ impl<'a, M: TableMemory + ?Sized, K: EntryKind> EntrySlot<'a, M, K> {
     }
 
     /// Builds a slot over an alias already known to be in bounds.
+    #[inline]
     pub(crate) fn from_alias(
         mem: &'a M,
         region: DmaRegion,
@@ -328,6 +333,7 @@ impl<'a, M: TableMemory + ?Sized, K: EntryKind> EntrySlot<'a, M, K> {
     ///
     /// [`AccessError`] only if the slot's bounds were violated (never for slots made by
     /// this crate).
+    #[inline]
     pub fn read(&self) -> Result<[u64; 8], AccessError> {
         access::load_entry(&self.region, self.index)
     }
