@@ -4,85 +4,9 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-/// An event type (`EventID`, spec §5.1).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct EventId(pub u8);
-
-impl EventId {
-    /// Unsupported upstream transaction.
-    pub const F_UUT: Self = Self(0x01);
-    /// StreamID out of range or invalid L1STD.
-    pub const C_BAD_STREAMID: Self = Self(0x02);
-    /// External abort while fetching an STE or L1STD.
-    pub const F_STE_FETCH: Self = Self(0x03);
-    /// The STE is invalid or ILLEGAL.
-    pub const C_BAD_STE: Self = Self(0x04);
-    /// ATS translation request not allowed.
-    pub const F_BAD_ATS_TREQ: Self = Self(0x05);
-    /// Traffic without (or with SSID 0 when forbidden) a substream on a stream that
-    /// requires one.
-    pub const F_STREAM_DISABLED: Self = Self(0x06);
-    /// Translated (ATS) traffic not allowed.
-    pub const F_TRANSL_FORBIDDEN: Self = Self(0x07);
-    /// Bad SubstreamID.
-    pub const C_BAD_SUBSTREAMID: Self = Self(0x08);
-    /// External abort while fetching a CD or L1CD.
-    pub const F_CD_FETCH: Self = Self(0x09);
-    /// The CD is invalid or ILLEGAL.
-    pub const C_BAD_CD: Self = Self(0x0A);
-    /// External abort on a translation-table walk.
-    pub const F_WALK_EABT: Self = Self(0x0B);
-    /// Translation fault.
-    pub const F_TRANSLATION: Self = Self(0x10);
-    /// Address size fault.
-    pub const F_ADDR_SIZE: Self = Self(0x11);
-    /// Access flag fault.
-    pub const F_ACCESS: Self = Self(0x12);
-    /// Permission fault.
-    pub const F_PERMISSION: Self = Self(0x13);
-
-    /// The name the spec gives this event, or `"UNKNOWN"`.
-    #[must_use]
-    pub const fn name(self) -> &'static str {
-        match self.0 {
-            0x01 => "F_UUT",
-            0x02 => "C_BAD_STREAMID",
-            0x03 => "F_STE_FETCH",
-            0x04 => "C_BAD_STE",
-            0x05 => "F_BAD_ATS_TREQ",
-            0x06 => "F_STREAM_DISABLED",
-            0x07 => "F_TRANSL_FORBIDDEN",
-            0x08 => "C_BAD_SUBSTREAMID",
-            0x09 => "F_CD_FETCH",
-            0x0A => "C_BAD_CD",
-            0x0B => "F_WALK_EABT",
-            0x10 => "F_TRANSLATION",
-            0x11 => "F_ADDR_SIZE",
-            0x12 => "F_ACCESS",
-            0x13 => "F_PERMISSION",
-            _ => "UNKNOWN",
-        }
-    }
-
-    /// Whether this is one of the translation-related faults (0x10..=0x13) whose
-    /// recording is gated by `CD.R` / `STE.S2R`.
-    #[must_use]
-    pub const fn is_translation_fault(self) -> bool {
-        matches!(self.0, 0x10..=0x13)
-    }
-}
-
-impl std::fmt::Debug for EventId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}({:#04x})", self.name(), self.0)
-    }
-}
-
-impl std::fmt::Display for EventId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+/// The event type (`EventID`, spec §5.1): the `smmu-regs` definition, re-exported so that
+/// the model and the driver name events the same way.
+pub use smmu_regs::event::EventId;
 
 /// The `CLASS` field of a translation-fault record: which kind of access faulted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
