@@ -204,10 +204,10 @@ impl<H: Hal, P: PageTableAlloc<H>> SmmuV3<H, P> {
         Ok(Ste::stage1(&s1)?.to_words())
     }
 
-    fn alloc_paging(&mut self) -> Result<Paging<P>, Error> {
+    fn alloc_paging(&mut self, stage: Stage) -> Result<Paging<P>, Error> {
         let coherency = self.options.coherency();
         let oas = self.features.caps.oas;
-        match self.options.paging_stage {
+        match stage {
             Stage::Stage1 => {
                 let asids = self.asids.as_mut().ok_or(Unsupported::StageUnavailable)?;
                 let asid = asids.alloc().ok_or(Error::IdsExhausted(IdKind::Asid))?;
@@ -531,8 +531,8 @@ impl<H: Hal, P: PageTableAlloc<H>> IommuDriver for SmmuV3<H, P> {
         Ok(GroupId(dev.id.0))
     }
 
-    fn max_pasid_bits(&self, _dev: DeviceDesc<'_>) -> u8 {
-        match self.options.paging_stage {
+    fn max_pasid_bits(&self, dev: DeviceDesc<'_>) -> u8 {
+        match self.paging_stage(dev.id) {
             Stage::Stage1 => self.features.ssid_bits,
             Stage::Stage2 => 0,
         }
@@ -557,17 +557,19 @@ impl<H: Hal, P: PageTableAlloc<H>> IommuDriver for SmmuV3<H, P> {
 
     /// Blocked and identity domains have no state; paging domains (DMA, unmanaged) get a
     /// page table and an ASID (stage 1: a CD is built) or a VMID (stage 2: an STE is
-    /// built), per [`Options::paging_stage`](crate::Options::paging_stage).
+    /// built), per [`SmmuV3::paging_stage`] of the device the domain is allocated for.
     fn domain_alloc(
         &mut self,
         id: DomainId,
         kind: DomainKind,
-        _dev: DeviceDesc<'_>,
+        dev: DeviceDesc<'_>,
     ) -> Result<Domain<P>, Error> {
         let body = match kind {
             DomainKind::Blocked => Body::Blocked,
             DomainKind::Identity => Body::Identity,
-            DomainKind::Dma | DomainKind::Unmanaged => Body::Paging(self.alloc_paging()?),
+            DomainKind::Dma | DomainKind::Unmanaged => {
+                Body::Paging(self.alloc_paging(self.paging_stage(dev.id))?)
+            }
             other => return Err(Unsupported::DomainKind(other).into()),
         };
         Ok(Domain {

@@ -43,7 +43,8 @@ pub enum Unsupported {
     TtEndian(TtEndian),
     /// Neither stage 1 nor stage 2 is implemented.
     NoTranslationStage,
-    /// The stage [`Config::paging_stage`](crate::Config::paging_stage) asks for is not
+    /// The stage [`Config::paging_stage`](crate::Config::paging_stage) or
+    /// [`SmmuV3::set_paging_stage`](crate::SmmuV3::set_paging_stage) asks for is not
     /// implemented.
     StageUnavailable,
     /// IDR0.STALL_MODEL forces stalls, which the driver does not handle.

@@ -76,7 +76,8 @@
 //! * **Paging** (DMA and unmanaged), stage 1 by default when the SMMU has it: one CD table
 //!   per device ([`cdtab`], linear or 2-level by its PASID width), CD 0 = the domain's CD
 //!   with its own ASID ([`idalloc`]) and page table ([`pgtable`]).
-//! * **Paging**, stage 2 (only S2P, or [`Config::paging_stage`]): a VMID and an S2 STE.
+//! * **Paging**, stage 2 (only S2P, or [`Config::paging_stage`], or per device with
+//!   [`SmmuV3::set_paging_stage`]): a VMID and an S2 STE.
 //! * Every STE and CD is rewritten with `smmu-strtab`'s hitless entry writer, whose sync
 //!   hook issues `CFGI_STE` / `CFGI_CD` + `CMD_SYNC`: a device switched between identity,
 //!   DMA and blocked domains under traffic never sees an invalid or mixed entry.

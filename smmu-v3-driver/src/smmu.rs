@@ -1,7 +1,10 @@
 //! The driver instance: structure init, reset, command submission, event and GERROR
 //! handling.
 
+use alloc::collections::BTreeMap;
 use core::marker::PhantomData;
+
+use iommu_core::DeviceId;
 
 use smmu_regs::StreamId;
 use smmu_regs::cmd::Command;
@@ -12,13 +15,13 @@ use smmu_regs::regs::{Cr0, Cr1, Cr2, Gbpa, Gerror, IrqCtrl, QueueKind, offset};
 use smmu_strtab::{StreamTable, StreamTableCaps};
 
 use crate::cmdq::CommandQueue;
-use crate::error::{Error, Wait};
+use crate::error::{Error, Unsupported, Wait};
 use crate::evtq::{Drained, InQueue};
 use crate::hal::{Diagnostic, Hal};
 use crate::idalloc::IdAllocator;
 use crate::kdump::{self, AdoptionOutcome};
 use crate::master::Masters;
-use crate::pgtable::Aarch64PageTable;
+use crate::pgtable::{Aarch64PageTable, Stage};
 use crate::probe::{Features, Options};
 
 /// Where the stream table came from: the branch point of kdump adoption.
@@ -72,6 +75,8 @@ pub struct SmmuV3<H: Hal, P = Aarch64PageTable> {
     pub(crate) asids: Option<IdAllocator>,
     /// Stage-2 VMIDs (with S2P).
     pub(crate) vmids: Option<IdAllocator>,
+    /// Per-device paging stage chosen with [`SmmuV3::set_paging_stage`].
+    pub(crate) stage_overrides: BTreeMap<DeviceId, Stage>,
     pub(crate) enabled: bool,
     /// A reset started: the SMMU may point at this driver's tables and queues.
     pub(crate) programmed: bool,
@@ -160,6 +165,7 @@ impl<H: Hal, P> SmmuV3<H, P> {
             masters: Masters::new(),
             asids,
             vmids,
+            stage_overrides: BTreeMap::new(),
             enabled: false,
             programmed: false,
             page_tables: PhantomData,
@@ -584,6 +590,59 @@ impl<H: Hal, P> SmmuV3<H, P> {
     pub fn id_in_use(&self, stage2: bool, id: u32) -> bool {
         let ids = if stage2 { &self.vmids } else { &self.asids };
         ids.as_ref().is_some_and(|ids| ids.is_allocated(id))
+    }
+
+    /// Chooses the stage of the paging (DMA and unmanaged) domains allocated for `dev`
+    /// from now on, instead of [`Options::paging_stage`]; `None` returns to that default.
+    /// It may be set before the device is probed, so that its default DMA domain already
+    /// has this stage. Domains already allocated keep theirs; a domain of either stage
+    /// can be attached to any master.
+    ///
+    /// # Errors
+    ///
+    /// [`Unsupported::StageUnavailable`] when the SMMU does not implement `stage`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # fn f<H: smmu_v3_driver::Hal>(smmu: &mut smmu_v3_driver::SmmuV3<H>)
+    /// #     -> Result<(), smmu_v3_driver::Error> {
+    /// use iommu_core::DeviceId;
+    /// use smmu_v3_driver::pgtable::Stage;
+    ///
+    /// // Device 7's DMA domains are translated by stage 2 (a VMID, no CD table).
+    /// smmu.set_paging_stage(DeviceId(7), Some(Stage::Stage2))?;
+    /// assert_eq!(smmu.paging_stage(DeviceId(7)), Stage::Stage2);
+    /// # Ok(()) }
+    /// ```
+    pub fn set_paging_stage(&mut self, dev: DeviceId, stage: Option<Stage>) -> Result<(), Error> {
+        match stage {
+            None => {
+                self.stage_overrides.remove(&dev);
+            }
+            Some(stage) => {
+                let implemented = match stage {
+                    Stage::Stage1 => self.features.stage1,
+                    Stage::Stage2 => self.features.stage2,
+                };
+                if !implemented {
+                    return Err(Unsupported::StageUnavailable.into());
+                }
+                self.stage_overrides.insert(dev, stage);
+            }
+        }
+        Ok(())
+    }
+
+    /// The stage of the paging domains allocated for `dev`: its
+    /// [`set_paging_stage`](Self::set_paging_stage) choice, else
+    /// [`Options::paging_stage`].
+    #[must_use]
+    pub fn paging_stage(&self, dev: DeviceId) -> Stage {
+        self.stage_overrides
+            .get(&dev)
+            .copied()
+            .unwrap_or(self.options.paging_stage)
     }
 
     /// How many devices are probed.

@@ -635,3 +635,55 @@ fn page_requests_are_decoded() {
     assert_eq!(seen, [req(0), req(1)]);
     assert_eq!(fake.state().other[&offset::PRIQ_CONS], 0b10);
 }
+
+#[test]
+fn paging_stage_is_chosen_per_device() {
+    let fake = FakeSmmu::new();
+    let mut smmu = bring_up(&fake, &small_config()).unwrap();
+    let (a, b) = ([iommu_core::StreamId(0x10)], [iommu_core::StreamId(0x11)]);
+    let (dev_a, dev_b) = (
+        DeviceDesc::new(DeviceId(1), &a),
+        DeviceDesc::new(DeviceId(2), &b),
+    );
+    // Chosen before the device is probed; the other keeps the default (stage 1).
+    smmu.set_paging_stage(DeviceId(2), Some(crate::pgtable::Stage::Stage2))
+        .unwrap();
+    smmu.probe_device(dev_a).unwrap();
+    smmu.probe_device(dev_b).unwrap();
+    let mut s1 = smmu
+        .domain_alloc(DomainId(1), DomainKind::Dma, dev_a)
+        .unwrap();
+    let mut s2 = smmu
+        .domain_alloc(DomainId(2), DomainKind::Dma, dev_b)
+        .unwrap();
+    assert!(s1.asid().is_some() && s1.vmid().is_none());
+    assert!(s2.vmid().is_some() && s2.asid().is_none());
+    assert_eq!(smmu.max_pasid_bits(dev_b), 0);
+    smmu.attach_device(dev_a, &mut s1, None).unwrap();
+    smmu.attach_device(dev_b, &mut s2, None).unwrap();
+    // STE.Config (dw0 bits [3:1]): 0b101 stage 1 translate, 0b110 stage 2 translate.
+    assert_eq!((smmu.ste(StreamId(0x10)).unwrap()[0] >> 1) & 0b111, 0b101);
+    assert_eq!((smmu.ste(StreamId(0x11)).unwrap()[0] >> 1) & 0b111, 0b110);
+    // Back to the default.
+    smmu.set_paging_stage(DeviceId(2), None).unwrap();
+    assert_eq!(
+        smmu.paging_stage(DeviceId(2)),
+        crate::pgtable::Stage::Stage1
+    );
+    smmu.release_device(dev_a, Some(&mut s1));
+    smmu.release_device(dev_b, Some(&mut s2));
+    smmu.domain_free(s1);
+    smmu.domain_free(s2);
+    // An SMMU without stage 2 refuses the choice.
+    let fake = FakeSmmu::new();
+    fake.state().idr[0] = IDR0 & !0b1;
+    let mut smmu = bring_up(&fake, &small_config()).unwrap();
+    assert_eq!(
+        smmu.set_paging_stage(DeviceId(3), Some(crate::pgtable::Stage::Stage2)),
+        Err(Error::Unsupported(Unsupported::StageUnavailable))
+    );
+    assert_eq!(
+        smmu.paging_stage(DeviceId(3)),
+        crate::pgtable::Stage::Stage1
+    );
+}
