@@ -102,7 +102,12 @@ struct Inner {
     reg_log: Mutex<Option<Vec<RegWrite>>>,
     /// `Some` while mapping and cache-maintenance calls are recorded.
     mem_log: Mutex<Option<Vec<MemOp>>>,
+    /// Called after every register write reached the model.
+    write_hook: Mutex<Option<WriteHook>>,
 }
+
+/// A callback run after each register write ([`ModelHal::on_register_write`]).
+type WriteHook = Box<dyn FnMut(RegWrite) + Send>;
 
 /// One register write seen by a [`ModelHal`] ([`ModelHal::record_register_writes`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,6 +252,7 @@ impl ModelHal {
                 fail_allocs: AtomicBool::new(false),
                 reg_log: Mutex::new(None),
                 mem_log: Mutex::new(None),
+                write_hook: Mutex::new(None),
             }),
         }
     }
@@ -260,6 +266,24 @@ impl ModelHal {
     #[must_use]
     pub fn register_writes(&self) -> Vec<RegWrite> {
         lock(&self.inner.reg_log).clone().unwrap_or_default()
+    }
+
+    /// Runs `hook` after every register write has reached the model, on the writing
+    /// thread, before the driver continues: a test can hold the driver at a chosen point
+    /// (for example while the SMMU is disabled) and watch what devices see meanwhile.
+    /// Replaces an earlier hook.
+    pub fn on_register_write(&self, hook: impl FnMut(RegWrite) + Send + 'static) {
+        *lock(&self.inner.write_hook) = Some(Box::new(hook));
+    }
+
+    fn run_write_hook(&self, offset: usize, value: u64, wide: bool) {
+        if let Some(hook) = lock(&self.inner.write_hook).as_mut() {
+            hook(RegWrite {
+                offset,
+                value,
+                wide,
+            });
+        }
     }
 
     /// Starts recording `map` / `unmap` / `clean` / `invalidate` calls.
@@ -334,6 +358,7 @@ unsafe impl Registers for ModelHal {
     fn write32(&self, offset: usize, value: u32) {
         self.log_reg(offset, u64::from(value), false);
         self.inner.smmu.write32(offset as u32, value);
+        self.run_write_hook(offset, u64::from(value), false);
     }
     fn read64(&self, offset: usize) -> u64 {
         {
@@ -352,6 +377,7 @@ unsafe impl Registers for ModelHal {
     fn write64(&self, offset: usize, value: u64) {
         self.log_reg(offset, value, true);
         self.inner.smmu.write64(offset as u32, value);
+        self.run_write_hook(offset, value, true);
     }
 }
 
@@ -580,6 +606,7 @@ impl TestbedBuilder {
                 fail_allocs: AtomicBool::new(false),
                 reg_log: Mutex::new(None),
                 mem_log: Mutex::new(None),
+                write_hook: Mutex::new(None),
             }),
         };
         Testbed { mem, smmu, hal }

@@ -1,7 +1,7 @@
 //! The kdump handover of kdump.md on smmu-model, with DMA running through the crash.
 //!
-//! Kernel 1 sets up devices (paging: stage 1 or stage 2, identity, blocked) and starts
-//! DMA; it is forgotten without teardown (a crash); the kdump kernel probes on the same
+//! Kernel 1 sets up devices (stage-1 and stage-2 paging side by side, identity, blocked)
+//! and starts DMA; it is forgotten without teardown (a crash); the kdump kernel probes on the same
 //! model and memory. Expected values come from kdump.md: which StreamIDs are deferred
 //! (§10: V = 1 and Config ≠ ABORT), which registers an adopt-mode reset may write (§7),
 //! which IDs are reserved (§6), where the first DMA map lands (§11, §12).
@@ -40,7 +40,7 @@ const PHASES: [&str; 3] = ["kernel1", "handover", "kdump"];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
-    Paging,
+    Paging(Stage),
     Identity,
     Blocked,
 }
@@ -75,6 +75,13 @@ fn model(linear: bool) -> ModelConfig {
     }
 }
 
+/// The ledger indices of the devices that run DMA.
+fn live_indices(devs: &[Dev]) -> Vec<usize> {
+    devs.iter()
+        .filter_map(|d| d.dma.as_ref().map(|(dma, _)| dma.index()))
+        .collect()
+}
+
 /// Waits until every device issued at least `n` transactions in `phase`.
 fn wait_for(ledger: &Ledger, devs: &[Dev], phase: &str, n: u64) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -89,26 +96,31 @@ fn wait_for(ledger: &Ledger, devs: &[Dev], phase: &str, n: u64) {
 }
 
 /// Runs the whole scenario and returns the live devices' ledger per phase.
-fn handover(linear: bool, stage: Stage, adopt: bool) -> PhaseTotals {
+fn handover(linear: bool, adopt: bool) -> PhaseTotals {
     let tb = Testbed::new(model(linear));
-    let mut c1 = small();
-    c1.paging_stage = Some(stage);
-    let mut k1 = core(&tb, &c1);
+    let mut k1 = core(&tb, &small());
     let ledger = Arc::new(Ledger::new());
     ledger.set_phase("kernel1");
+    // StreamIDs in four different L2 tables of the 2-level table (8-bit split).
     let specs = [
-        (1, 0x10, Kind::Paging),
-        (2, 0x305, Kind::Paging),
+        (1, 0x10, Kind::Paging(Stage::Stage1)),
+        (2, 0x305, Kind::Paging(Stage::Stage2)),
+        (5, 0x1a2, Kind::Paging(Stage::Stage2)),
+        (6, 0x4c0, Kind::Paging(Stage::Stage1)),
         (3, 0x20, Kind::Identity),
         (4, 0x21, Kind::Blocked),
     ];
     let mut devs = Vec::new();
     for (id, sid, kind) in specs {
         let id = DeviceId(id);
+        if let Kind::Paging(stage) = kind {
+            // Before the probe, so that the default DMA domain has this stage.
+            k1.driver_mut().set_paging_stage(id, Some(stage)).unwrap();
+        }
         k1.probe_device(DeviceDesc::new(id, &[StreamId(sid)]))
             .unwrap();
         let dma = match kind {
-            Kind::Paging => {
+            Kind::Paging(_) => {
                 let buf = tb.alloc_buffer(PAGES * PAGE);
                 k1.dma_map(id, Iova(IOVA), PhysAddr(buf), PAGES * PAGE, RW)
                     .unwrap();
@@ -140,13 +152,22 @@ fn handover(linear: bool, stage: Stage, adopt: bool) -> PhaseTotals {
     // The IDs kernel 1's live devices use (the domains their STEs point at).
     let k1_ids: Vec<(Option<u16>, Option<u16>)> = devs
         .iter()
-        .filter(|d| d.kind == Kind::Paging)
-        .map(|d| {
-            let dom = k1.domain_data(k1.device(d.id).unwrap().domain).unwrap();
-            (dom.asid().map(|a| a.0), dom.vmid().map(|v| v.0))
+        .filter_map(|d| match d.kind {
+            Kind::Paging(stage) => Some((d.id, stage)),
+            _ => None,
+        })
+        .map(|(id, stage)| {
+            let dom = k1.domain_data(k1.device(id).unwrap().domain).unwrap();
+            let ids = (dom.asid().map(|a| a.0), dom.vmid().map(|v| v.0));
+            // Each domain has the stage its device asked for.
+            match stage {
+                Stage::Stage1 => assert!(ids.0.is_some() && ids.1.is_none()),
+                Stage::Stage2 => assert!(ids.0.is_none() && ids.1.is_some()),
+            }
+            ids
         })
         .collect();
-    assert_eq!(k1_ids.len(), 2);
+    assert_eq!(k1_ids.len(), 4);
     let strtab_base = tb.smmu.read64(STRTAB_BASE as u32);
     let threads: Vec<_> = devs
         .iter()
@@ -159,6 +180,23 @@ fn handover(linear: bool, stage: Stage, adopt: bool) -> PhaseTotals {
     std::mem::forget(k1);
     let kd = tb.reboot(true);
     kd.hal.record_register_writes();
+    if !adopt {
+        // Hold the old-behaviour reset at the write that clears SMMUEN until every live
+        // device has had transactions aborted by GBPA.ABORT (kernel 1's full reset left
+        // it set), so the damage is shown deterministically, not by a lucky timing.
+        let (ledger, watched) = (Arc::clone(&ledger), live_indices(&devs));
+        kd.hal.on_register_write(move |w| {
+            if w.offset == CR0 && w.value & 1 == 0 {
+                let deadline = Instant::now() + Duration::from_secs(10);
+                for &i in &watched {
+                    while ledger.counts_in_phase(i, "handover").aborted == 0 {
+                        assert!(Instant::now() < deadline, "no GBPA abort seen");
+                        std::thread::yield_now();
+                    }
+                }
+            }
+        });
+    }
     let mut c2 = small();
     c2.adopt = adopt;
     let mut k2: Core = core(&kd, &c2);
@@ -212,6 +250,10 @@ fn handover(linear: bool, stage: Stage, adopt: bool) -> PhaseTotals {
     }
     // Probe in the kdump kernel: §10 deferral, decided from the live STEs.
     for d in &devs {
+        if let Kind::Paging(stage) = d.kind {
+            // The kdump kernel's domains for the device have the same stage as before.
+            k2.driver_mut().set_paging_stage(d.id, Some(stage)).unwrap();
+        }
         k2.probe_device(DeviceDesc::new(d.id, &[StreamId(d.sid)]))
             .unwrap();
         let expect = adopt && d.kind != Kind::Blocked;
@@ -268,10 +310,12 @@ fn handover(linear: bool, stage: Stage, adopt: bool) -> PhaseTotals {
         // crashkernel region (smmuv3.md §2.1: S1ContextPtr dw0[55:6], S2TTB dw3[55:4]).
         let ste = k2.driver().ste(smmu_regs::StreamId(d.sid)).unwrap();
         let config = (ste[0] >> 1) & 7;
-        let table = match config {
-            5 => ste[0] & 0x00ff_ffff_ffff_ffc0,
-            6 => ste[3] & 0x00ff_ffff_ffff_fff0,
-            other => panic!("sid {:#x}: Config {other}", d.sid),
+        let table = match (d.kind, config) {
+            // The identity device's kdump driver gets a DMA domain of the default stage
+            // (stage 1: the model implements both).
+            (Kind::Paging(Stage::Stage1) | Kind::Identity, 5) => ste[0] & 0x00ff_ffff_ffff_ffc0,
+            (Kind::Paging(Stage::Stage2), 6) => ste[3] & 0x00ff_ffff_ffff_fff0,
+            _ => panic!("sid {:#x}: Config {config}", d.sid),
         };
         assert_eq!(ste[0] & 1, 1);
         assert!(
@@ -317,7 +361,7 @@ fn handover(linear: bool, stage: Stage, adopt: bool) -> PhaseTotals {
         );
     }
     eprintln!(
-        "linear={linear} stage={stage:?} adopt={adopt}:\n  kernel1  {:?}\n  handover {:?}\n  kdump    {:?}",
+        "linear={linear} adopt={adopt}:\n  kernel1  {:?}\n  handover {:?}\n  kdump    {:?}",
         totals.kernel1, totals.handover, totals.kdump
     );
     totals
@@ -330,32 +374,26 @@ fn assert_clean(t: &PhaseTotals) {
     }
 }
 
+/// Kernel 1 mixes stage-1 and stage-2 DMA domains with identity and blocked devices on
+/// a 2-level table.
 #[test]
-fn handover_two_level_stage1() {
-    assert_clean(&handover(false, Stage::Stage1, true));
+fn handover_two_level_mixed_stages() {
+    assert_clean(&handover(false, true));
 }
 
+/// The same on a linear table.
 #[test]
-fn handover_two_level_stage2() {
-    assert_clean(&handover(false, Stage::Stage2, true));
-}
-
-#[test]
-fn handover_linear_stage1() {
-    assert_clean(&handover(true, Stage::Stage1, true));
-}
-
-#[test]
-fn handover_linear_stage2() {
-    assert_clean(&handover(true, Stage::Stage2, true));
+fn handover_linear_mixed_stages() {
+    assert_clean(&handover(true, true));
 }
 
 /// The old behaviour (adoption disabled): the full reset aborts the in-flight DMA
 /// (GBPA abort, then abort STEs of the fresh table) — the damage adoption avoids.
 #[test]
 fn without_adoption_dma_is_aborted() {
-    let t = handover(false, Stage::Stage1, false);
-    assert!(t.handover.aborted > 0, "{t:?}");
+    let t = handover(false, false);
+    // At least one abort per live device (the reset was held until then).
+    assert!(t.handover.aborted >= 5, "{t:?}");
     assert_eq!(t.kernel1.aborted + t.kernel1.faulted, 0);
     // After each device's driver re-attaches, DMA works again.
     assert_eq!(
