@@ -21,11 +21,14 @@ log_dir=$target_dir/qemu-logs
 # device's default 28-bit dma_mask, so those configurations widen it; `smmuv3-dma28`
 # keeps QEMU's default and relies on the SMMU to reach RAM (see README). The mask is also
 # passed to the program in the boot arguments, since it cannot read it from the device.
+# Scenario 2 (kdump adoption) runs wherever scenario 1 does; its disable-window DMA needs a
+# dma_mask that reaches RAM, so only `smmuv3` requires it.
 s1_checks="s1-probe s1-reset s1-attach-dma-domain s1-map s1-iova-below-dma-mask s1-dma-translated s1-write-blocked-after-unmap s1-write-fault-event s1-read-fault-event s1-no-gerror"
+s2_checks="s2-k1 s2-dma-after-crash s2-kdump-probe s2-adopted s2-adopt-reset s2-adopt-reset-writes s2-k1-id-reserved s2-deferred s2-k1-memory-intact s2-handover-dma s2-deferred-attach s2-ste-in-kdump-memory s2-k1-memory-only-ste-rewritten s2-dma-lands-in-b2 s2-smmu-stayed-enabled s2-fallback-k1 s2-fallback-fell-back s2-fallback-full-reset s2-fallback-not-deferred s2-fallback-old-mapping-gone s2-fallback-remap-dma"
 configs=(
   "no-iommu|virt|0xffffffffff|dma-identity-roundtrip dma-identity-offsets"
-  "smmuv3|virt,iommu=smmuv3|0xffffffffff|edu-streamid smmu-idr smmu-disabled-after-reset dma-identity-roundtrip smmu-bypass-after-gbpa-restore $s1_checks"
-  "smmuv3-dma28|virt,iommu=smmuv3|0xfffffff|edu-streamid $s1_checks"
+  "smmuv3|virt,iommu=smmuv3|0xffffffffff|edu-streamid smmu-idr smmu-disabled-after-reset dma-identity-roundtrip smmu-bypass-after-gbpa-restore $s1_checks $s2_checks s2-fallback-disable-window"
+  "smmuv3-dma28|virt,iommu=smmuv3|0xfffffff|edu-streamid $s1_checks $s2_checks"
 )
 
 if ! command -v "$qemu" >/dev/null 2>&1; then

@@ -3,8 +3,8 @@
 //!
 //! * Registers: volatile 32/64-bit accesses to the SMMU frame from the device tree, with
 //!   `DMB OSHST` before a write and `DMB OSHLD` after a read ([`Mmio`]).
-//! * DMA memory: a [`Bump`] region (`dma0` for the first kernel, `dma1` for a kdump
-//!   kernel), identity-mapped Normal memory, so the CPU pointer is the physical address.
+//! * DMA memory: a [`Bump`] region (`dma0` for phase 1 and scenario 1, one part of `dma1`
+//!   per "kernel" of scenario 2), identity-mapped Normal memory, so the CPU pointer is the physical address.
 //!   Nothing is ever freed (`free` is a no-op, which the contract allows).
 //! * `map` (memremap of memory a previous kernel left): any 8-byte aligned range inside
 //!   RAM, returned as its identity-mapped pointer; anything else fails.
@@ -13,9 +13,16 @@
 //!   a non-coherent configuration.
 //! * Platform: kdump flag and firmware coherency as constructed; `relax` waits 1 µs on
 //!   the generic timer, so the default poll budget (10^6) is about one second.
+//! * Scenario 2 instruments a HAL: a [`WriteLog`] records every register write the driver
+//!   makes (QEMU 7.2 takes STRTAB_BASE / STRTAB_BASE_CFG / CR1 / CR2 writes even with the
+//!   SMMU enabled, so "the adopt-mode reset wrote none of them" must be observed on the
+//!   writes themselves), and a [`WriteHook`] runs after each write (to issue a device DMA
+//!   at an exact point of the reset sequence).
 
 use core::alloc::Layout;
+use core::fmt;
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use smmu_regs::PhysAddr;
 use smmu_strtab::{DmaRegion, MemoryError};
@@ -27,14 +34,90 @@ use crate::mmio::Mmio;
 use crate::platform::Range;
 use crate::time;
 
+/// How many register writes a [`WriteLog`] keeps (later ones are only counted).
+pub const WRITE_LOG_LEN: usize = 512;
+
+/// The register writes a HAL made, in order: offset and value (a 32-bit write's value is
+/// zero-extended). Lock-free, so the `Registers` methods stay callable from any thread.
+pub struct WriteLog {
+    offsets: [AtomicU32; WRITE_LOG_LEN],
+    values: [AtomicU64; WRITE_LOG_LEN],
+    len: AtomicUsize,
+}
+
+impl WriteLog {
+    /// An empty log.
+    pub const fn new() -> Self {
+        Self {
+            offsets: [const { AtomicU32::new(0) }; WRITE_LOG_LEN],
+            values: [const { AtomicU64::new(0) }; WRITE_LOG_LEN],
+            len: AtomicUsize::new(0),
+        }
+    }
+
+    fn record(&self, offset: usize, value: u64) {
+        let i = self.len.fetch_add(1, Ordering::AcqRel);
+        if i < WRITE_LOG_LEN {
+            self.offsets[i].store(offset as u32, Ordering::Relaxed);
+            self.values[i].store(value, Ordering::Release);
+        }
+    }
+
+    /// Writes recorded so far, including those beyond the capacity.
+    pub fn total(&self) -> usize {
+        self.len.load(Ordering::Acquire)
+    }
+
+    /// Whether writes were counted but not kept.
+    pub fn overflowed(&self) -> bool {
+        self.total() > WRITE_LOG_LEN
+    }
+
+    /// The kept writes, oldest first: `(offset, value)`.
+    pub fn entries(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        (0..self.total().min(WRITE_LOG_LEN)).map(|i| {
+            (
+                self.offsets[i].load(Ordering::Relaxed) as usize,
+                self.values[i].load(Ordering::Acquire),
+            )
+        })
+    }
+}
+
+impl fmt::Debug for WriteLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WriteLog({} writes)", self.total())
+    }
+}
+
+/// Called after each register write with its offset and value (see
+/// [`QemuHal::with_write_hook`]).
+pub type WriteHook = dyn Fn(usize, u64) + Sync;
+
 /// The HAL handle given to the driver: `Copy`, so every table can keep one.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct QemuHal {
     regs: Mmio,
     dma: &'static Bump,
     ram: Range,
     kdump: bool,
     coherent: Option<bool>,
+    log: Option<&'static WriteLog>,
+    hook: Option<&'static WriteHook>,
+}
+
+impl fmt::Debug for QemuHal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QemuHal")
+            .field("regs", &self.regs)
+            .field("dma", &self.dma.region())
+            .field("ram", &self.ram)
+            .field("kdump", &self.kdump)
+            .field("coherent", &self.coherent)
+            .field("log", &self.log)
+            .field("hook", &self.hook.is_some())
+            .finish()
+    }
 }
 
 impl QemuHal {
@@ -61,6 +144,37 @@ impl QemuHal {
             ram,
             kdump,
             coherent,
+            log: None,
+            hook: None,
+        }
+    }
+
+    /// The same HAL, recording every register write in `log`.
+    pub fn with_write_log(mut self, log: &'static WriteLog) -> Self {
+        self.log = Some(log);
+        self
+    }
+
+    /// The same HAL, calling `hook` after every register write (after the write reached
+    /// the SMMU, before `write32` / `write64` returns).
+    ///
+    /// # Safety
+    ///
+    /// `hook` touches none of the SMMU's registers and no memory the driver owns (its
+    /// tables, queues and page tables), and returns. To the driver it is then as if the
+    /// CPU had been interrupted after the write: the [`Registers`] contract (one access,
+    /// in order) still holds.
+    pub unsafe fn with_write_hook(mut self, hook: &'static WriteHook) -> Self {
+        self.hook = Some(hook);
+        self
+    }
+
+    fn wrote(&self, offset: usize, value: u64) {
+        if let Some(log) = self.log {
+            log.record(offset, value);
+        }
+        if let Some(hook) = self.hook {
+            hook(offset, value);
         }
     }
 }
@@ -68,7 +182,9 @@ impl QemuHal {
 // SAFETY: each method performs exactly one access of its width at `offset` of the SMMU
 // frame (`Mmio` checks the bounds and alignment); `Mmio` writes are preceded by
 // `DMB OSHST` and reads followed by `DMB OSHLD` (Linux writel / readl); the accesses keep
-// no state, so concurrent calls do not interfere.
+// no state besides the optional write log (atomics), so concurrent calls do not
+// interfere. A write hook runs only after the write and, by the `with_write_hook`
+// contract, touches neither the SMMU nor the driver's memory.
 unsafe impl Registers for QemuHal {
     fn read32(&self, offset: usize) -> u32 {
         self.regs.read32(offset)
@@ -76,6 +192,7 @@ unsafe impl Registers for QemuHal {
 
     fn write32(&self, offset: usize, value: u32) {
         self.regs.write32(offset, value);
+        self.wrote(offset, u64::from(value));
     }
 
     fn read64(&self, offset: usize) -> u64 {
@@ -84,6 +201,7 @@ unsafe impl Registers for QemuHal {
 
     fn write64(&self, offset: usize, value: u64) {
         self.regs.write64(offset, value);
+        self.wrote(offset, value);
     }
 }
 

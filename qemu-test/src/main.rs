@@ -6,7 +6,8 @@
 //! the console to the PL011 it names ([`console`]), identity-map RAM and devices and turn
 //! on the MMU ([`mmu`]), start the bump allocators ([`heap`]), enumerate PCIe through ECAM
 //! and set up the edu device ([`pci`], [`edu`]). Then the phase-1 self-test
-//! ([`selftest`]) and scenario 1 ([`scenario1`]: the driver, through the HAL in [`hal`])
+//! ([`selftest`]), scenario 1 ([`scenario1`]: the driver, through the HAL in [`hal`]) and
+//! scenario 2 ([`scenario2`]: kdump adoption of the SMMU a "crashed kernel" left enabled)
 //! run their checks, and [`report`] prints the verdict the runner (`run.sh`) reads.
 //!
 //! See README.md for what each check proves and the QEMU facts it relies on.
@@ -29,6 +30,7 @@ mod pci;
 mod platform;
 mod report;
 mod scenario1;
+mod scenario2;
 mod selftest;
 mod time;
 
@@ -49,6 +51,14 @@ static HEAP: Bump = Bump::empty();
 /// DMA memory of the first (or only) kernel: the linker script's `dma0` region.
 pub static DMA0: Bump = Bump::empty();
 
+/// How many equal parts the linker script's `dma1` region is cut into.
+pub const DMA1_PARTS: usize = 8;
+
+/// The `dma1` region in [`DMA1_PARTS`] parts (2 MiB each): scenario 2 gives every
+/// "kernel" it boots (kernel 1, the kdump kernel, per variant) a part of its own, so a
+/// kdump kernel starts on memory the crashed kernel never used.
+pub static DMA1: [Bump; DMA1_PARTS] = [const { Bump::empty() }; DMA1_PARTS];
+
 // Symbols defined by link.ld; only their addresses are used.
 unsafe extern "C" {
     static __image_start: u8;
@@ -57,6 +67,8 @@ unsafe extern "C" {
     static __heap_end: u8;
     static __dma0_start: u8;
     static __dma0_end: u8;
+    static __dma1_start: u8;
+    static __dma1_end: u8;
 }
 
 /// The address of a linker-script symbol.
@@ -105,6 +117,7 @@ extern "C" fn rust_entry(x0: usize) -> ! {
     let machine = bring_up(x0, &mut report);
     selftest::run(&machine, &mut report);
     scenario1::run(&machine, &mut report);
+    scenario2::run(&machine, &mut report);
     println!("run time: {} ms", time::ms_since(started));
     report.finish()
 }
@@ -215,11 +228,17 @@ fn bring_up(x0: usize, report: &mut Report) -> Machine {
     );
 
     // SAFETY: the linker script reserves these regions inside the image's span (inside
-    // RAM, now Normal memory) for the heap and for DMA memory only; called once, before
-    // any allocation.
+    // RAM, now Normal memory) for the heap and for DMA memory only; the `dma1` parts are
+    // disjoint slices of `dma1`; each allocator is initialised once, before any
+    // allocation.
     unsafe {
         HEAP.init(symbol_addr!(__heap_start), symbol_addr!(__heap_end));
         DMA0.init(symbol_addr!(__dma0_start), symbol_addr!(__dma0_end));
+        let (start, end) = (symbol_addr!(__dma1_start), symbol_addr!(__dma1_end));
+        let part = ((end - start) / DMA1_PARTS) & !0xfff;
+        for (i, bump) in DMA1.iter().enumerate() {
+            bump.init(start + i * part, start + (i + 1) * part);
+        }
     }
     check_allocator(report);
 

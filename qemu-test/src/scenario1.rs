@@ -34,7 +34,7 @@ const LEN: u64 = edu::USABLE_END;
 const PAGE: usize = 4096;
 
 /// The IOMMU core over the driver: 4 devices, 4 groups, 8 domains, 2 StreamIDs each.
-type Core = IommuCore<SmmuV3<QemuHal>, 4, 4, 8, 2>;
+pub type Core = IommuCore<SmmuV3<QemuHal>, 4, 4, 8, 2>;
 
 /// Runs scenario 1; needs the SMMU (`iommu=smmuv3`).
 pub fn run(m: &Machine, report: &mut Report) {
