@@ -19,6 +19,31 @@
 //! written back is unchanged. Commands, event records and PRI entries decode into typed
 //! fields and drop RES0 bits; their raw words are the lossless form, and each parser's
 //! `reserved_bits` returns exactly what was dropped.
+//!
+//! # Example
+//!
+//! ```
+//! use smmu_regs::StreamId;
+//! use smmu_regs::cmd::Command;
+//! use smmu_regs::regs::{Idr0, StLevel, Ttf};
+//!
+//! // CMD_CFGI_STE for StreamID 0x42, leaf only: the two 64-bit words to put on the
+//! // command queue.
+//! let words = Command::CfgiSte { ssec: false, sid: StreamId(0x42), leaf: true }.encode()?;
+//! assert_eq!(words, [0x0000_0042_0000_0003, 0x1]);
+//!
+//! // A value read from SMMU_IDR0, decoded field by field; every bit round-trips.
+//! let idr0 = Idr0::from(0x0800_000b_u32);
+//! assert!(idr0.s1p() && idr0.s2p());
+//! assert_eq!(idr0.ttf(), Ttf::AArch64);
+//! assert_eq!(idr0.st_level(), StLevel::TwoLevel);
+//! assert_eq!(u32::from(idr0), 0x0800_000b);
+//! # Ok::<(), smmu_regs::Error>(())
+//! ```
+//!
+//! # Features
+//!
+//! * `defmt`: `defmt::Format` for the public types.
 #![no_std]
 
 pub mod caps;

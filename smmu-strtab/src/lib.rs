@@ -93,6 +93,10 @@
 //! assert_eq!((report.syncs, report.breaking), (2, false));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Features
+//!
+//! * `defmt`: `defmt::Format` for the public types (and `smmu-regs/defmt`).
 #![no_std]
 
 mod access;

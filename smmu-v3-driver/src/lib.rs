@@ -55,6 +55,57 @@
 //! }
 //! ```
 //!
+//! [`probe`] only reads registers and asks the [`Platform`], so it runs on a toy register
+//! file: here an SMMUv3.2 as a kdump kernel finds it, still enabled by the crashed kernel.
+//!
+//! ```
+//! use smmu_regs::AddressSize;
+//! use smmu_regs::regs::{Aidr, Idr0, Idr1, Idr5, StLevel, Ttf, offset};
+//! use smmu_v3_driver::pgtable::Stage;
+//! use smmu_v3_driver::{AdoptSource, Config, Platform, Registers, probe};
+//!
+//! struct LiveSmmu;
+//!
+//! // SAFETY: a toy register file: reads return constants and writes are ignored (`probe`
+//! // writes nothing); there is no real device behind it.
+//! unsafe impl Registers for LiveSmmu {
+//!     fn read32(&self, offset: usize) -> u32 {
+//!         match offset {
+//!             offset::IDR0 => Idr0::new()
+//!                 .with_s1p(true)
+//!                 .with_s2p(true)
+//!                 .with_ttf(Ttf::AArch64)
+//!                 .with_cohacc(true)
+//!                 .with_st_level(StLevel::TwoLevel)
+//!                 .into(),
+//!             offset::IDR1 => Idr1::new().with_sidsize(16).with_cmdqs(8).with_eventqs(7).into(),
+//!             offset::IDR5 => Idr5::new().with_oas(AddressSize::Bits48).with_gran4k(true).into(),
+//!             offset::AIDR => Aidr::new().with_arch_minor_rev(2).into(),
+//!             offset::CR0 => 1, // SMMUEN, left set by the crashed kernel
+//!             _ => 0,
+//!         }
+//!     }
+//!     fn write32(&self, _offset: usize, _value: u32) {}
+//!     fn read64(&self, _offset: usize) -> u64 { 0 }
+//!     fn write64(&self, _offset: usize, _value: u64) {}
+//! }
+//!
+//! // SAFETY: a kdump kernel with a coherent SMMU; `relax` (the default) returns.
+//! unsafe impl Platform for LiveSmmu {
+//!     fn is_kdump_kernel(&self) -> bool { true }
+//!     fn firmware_coherent(&self) -> Option<bool> { Some(true) }
+//! }
+//!
+//! let (features, options) = probe(&LiveSmmu, &Config::default())?;
+//! assert!(features.stage1 && features.stage2 && features.two_level_strtab);
+//! assert_eq!(options.paging_stage, Stage::Stage1);
+//! // A live SMMU in a kdump kernel: `SmmuV3::new` will adopt its stream table instead
+//! // of resetting it, and no event queue is set up.
+//! assert_eq!(options.adopt, Some(AdoptSource::Kdump));
+//! assert!(options.kdump);
+//! # Ok::<(), smmu_v3_driver::Error>(())
+//! ```
+//!
 //! # Queues and threads
 //!
 //! [`SmmuV3::submit`] issues a batch of commands closed by one `CMD_SYNC` and waits for
