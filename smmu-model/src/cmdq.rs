@@ -1,9 +1,11 @@
-//! Command queue consumer (spec §4, §6).
+//! Command queue consumer (spec §4, §6) and its opt-in command log.
 
 use std::sync::atomic::Ordering;
 
+use smmu_regs::cmd::Command;
+
 use crate::regs::*;
-use crate::smmu::{CdKey, Regs, Smmu, TlbTag};
+use crate::smmu::{CdKey, Regs, Smmu, TlbTag, lock};
 use crate::structs::field;
 
 /// `CMDQ_CONS.ERR` codes (spec §4.4).
@@ -16,6 +18,43 @@ enum Outcome {
     Done,
     /// CMD_SYNC that must not complete (fault injection): stop without advancing.
     Stall,
+}
+
+/// One command the command-queue consumer processed, as recorded while
+/// [`Smmu::record_commands`] is on (read with [`Smmu::take_commands`]).
+///
+/// Commands are logged in the order the SMMU consumes them, `CMD_SYNC` included, when
+/// they complete (CONS moves past them) or when the queue stops on them with an error. A
+/// `CMD_SYNC` held by [`Smmu::inject_cmd_sync_stall`] is logged once, when it finally
+/// completes. A command whose fetch aborts (`CERROR_ABT`) was never read and is not
+/// logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CommandLogEntry {
+    /// The 16 bytes read from the queue slot, as two 64-bit words (dw0, dw1).
+    pub words: [u64; 2],
+    /// The command, decoded with `smmu_regs::cmd::Command::decode_non_secure`; `None`
+    /// when the words do not decode (reserved opcode, `SSec` = 1, `CS` = 0b11, ...), which
+    /// stops the queue with `CERROR_ILL`.
+    pub command: Option<Command>,
+    /// `None` when the command completed; otherwise the `CMDQ_CONS.ERR` code the queue
+    /// stopped on it with (spec §4.4: 1 = `CERROR_ILL`), the command having had no
+    /// effect.
+    pub error: Option<u8>,
+}
+
+impl CommandLogEntry {
+    /// The opcode, `dw0[7:0]` (spec §4.1), whether or not the command decoded.
+    #[must_use]
+    pub const fn opcode(&self) -> u8 {
+        self.words[0] as u8
+    }
+}
+
+/// The command log: off by default; grows until taken.
+#[derive(Debug, Default)]
+pub(crate) struct CommandLog {
+    on: bool,
+    entries: Vec<CommandLogEntry>,
 }
 
 /// An address range of a TLBI command.
@@ -46,7 +85,15 @@ impl Smmu {
                 .read_u64(addr)
                 .and_then(|d0| Ok((d0, self.mem.read_u64(addr + 8)?)));
             let result = match fetched {
-                Ok((dw0, dw1)) => self.exec_command(dw0, dw1),
+                Ok((dw0, dw1)) => {
+                    // Reserved / Secure-only opcodes, SSec = 1, CS = 0b11, Resp = 0b11 and
+                    // the reserved TLBI range encoding are CERROR_ILL whatever the ID
+                    // registers say.
+                    let cmd = Command::decode_non_secure([dw0, dw1], false).ok();
+                    let result = cmd.map_or(Err(CERROR_ILL), |c| self.exec_command(c));
+                    self.log_command([dw0, dw1], cmd, &result);
+                    result
+                }
                 Err(_) => Err(CERROR_ABT),
             };
             match result {
@@ -66,15 +113,52 @@ impl Smmu {
         }
     }
 
-    fn exec_command(&self, dw0: u64, dw1: u64) -> Result<Outcome, u32> {
-        use smmu_regs::cmd::{Command, CompletionSignal};
+    /// Appends a consumed command to the log while recording is on (a stalled
+    /// `CMD_SYNC` is logged when it completes).
+    fn log_command(
+        &self,
+        words: [u64; 2],
+        command: Option<Command>,
+        result: &Result<Outcome, u32>,
+    ) {
+        let error = match result {
+            Ok(Outcome::Done) => None,
+            Ok(Outcome::Stall) => return,
+            Err(code) => Some((*code & 0x7F) as u8),
+        };
+        let mut log = lock(&self.cmd_log);
+        if log.on {
+            log.entries.push(CommandLogEntry {
+                words,
+                command,
+                error,
+            });
+        }
+    }
+
+    /// Starts (`true`) or stops (`false`) recording the commands the command queue
+    /// consumes. Starting discards any earlier record; stopping keeps what was recorded
+    /// for [`take_commands`](Self::take_commands). Off when the model is created: the
+    /// log is for tests that check a command sequence, and grows until it is taken.
+    pub fn record_commands(&self, on: bool) {
+        let mut log = lock(&self.cmd_log);
+        if on {
+            log.entries.clear();
+        }
+        log.on = on;
+    }
+
+    /// Returns the commands recorded so far, oldest first, and empties the record
+    /// (recording continues if it is on). See [`CommandLogEntry`] for what is logged.
+    #[must_use]
+    pub fn take_commands(&self) -> Vec<CommandLogEntry> {
+        std::mem::take(&mut lock(&self.cmd_log).entries)
+    }
+
+    fn exec_command(&self, cmd: Command) -> Result<Outcome, u32> {
+        use smmu_regs::cmd::CompletionSignal;
         let c = &self.cfg;
         let ill = Err(CERROR_ILL);
-        // Reserved / Secure-only opcodes, SSec = 1, CS = 0b11, Resp = 0b11 and the
-        // reserved TLBI range encoding are CERROR_ILL whatever the ID registers say.
-        let Ok(cmd) = Command::decode_non_secure([dw0, dw1], false) else {
-            return ill;
-        };
         let vmid_mask: u16 = if c.vmid16 { 0xFFFF } else { 0xFF };
         let asid_mask: u16 = if c.asid16 { 0xFFFF } else { 0xFF };
         match cmd {

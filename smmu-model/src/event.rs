@@ -4,6 +4,8 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
+use smmu_regs::event::Event;
+
 /// The event type (`EventID`, spec §5.1): the `smmu-regs` definition, re-exported so that
 /// the model and the driver name events the same way.
 pub use smmu_regs::event::EventId;
@@ -69,23 +71,34 @@ impl EventRecord {
         }
     }
 
-    /// Encodes the record as the four 64-bit words of an event queue entry, with
-    /// `smmu_regs::event::Event::encode` (spec §5.2):
+    /// The record as a typed `smmu-regs` event (spec §5.1–§5.2), which
+    /// [`to_words`](Self::to_words) encodes. Every value fits its field: the SubstreamID
+    /// is cut to 20 bits, FetchAddr to `[55:3]`, IPA to `[55:12]`, and the E_PAGE_REQUEST
+    /// address to `[63:12]`.
     ///
-    /// * dw0: EventID`[7:0]`, SSV`[11]`, SubstreamID`[31:12]`, StreamID`[63:32]`
-    ///   (`C_BAD_SUBSTREAMID` carries the SubstreamID without SSV, `F_STREAM_DISABLED`
-    ///   carries none);
-    /// * dw1 (translation faults and `F_WALK_EABT`): PnU`[33]`, InD`[34]`, RnW`[35]`, S2`[39]`,
-    ///   CLASS`[41:40]`;
-    /// * dw2: InputAddr;
-    /// * dw3: IPA`[55:12]` for stage-2 translation faults, FetchAddr`[55:3]` for
-    ///   `F_STE_FETCH`, `F_CD_FETCH` and `F_WALK_EABT`.
+    /// * The SubstreamID is carried with SSV = 1 when the transaction had one; except
+    ///   that C_BAD_SUBSTREAMID carries it without SSV, and F_STREAM_DISABLED and
+    ///   F_TRANSL_FORBIDDEN carry none.
+    /// * Translation faults (0x10–0x13), F_WALK_EABT, F_UUT and F_TLB_CONFLICT carry
+    ///   PnU / InD / RnW; the translation faults, F_WALK_EABT and F_TLB_CONFLICT also S2,
+    ///   and the first two CLASS; the translation faults also TTRnW; F_TRANSL_FORBIDDEN
+    ///   RnW only. The IPA is recorded only for a stage-2 fault (`s2`).
+    /// * IMPLEMENTATION DEFINED and reserved IDs (never raised by the model) get the
+    ///   common dw0 header only: EventID, SSV, SubstreamID, StreamID.
+    /// * Fields the model does not produce (STAG and Stall: nothing stalls; the
+    ///   IMPLEMENTATION DEFINED Reasons, GPCF; the raw dw1 of F_BAD_ATS_TREQ and
+    ///   E_PAGE_REQUEST) are zero.
     #[must_use]
-    pub fn to_words(&self) -> [u64; 4] {
+    pub fn to_event(&self) -> Event {
         use smmu_regs::event::{
-            Event, FaultClass as Class, TranslationFault, TranslationFaultKind,
+            FaultClass as Class, TranslationFault, TranslationFaultKind, field,
         };
+        use smmu_regs::ids::Ipa;
         use smmu_regs::{Iova, PhysAddr, StreamId, SubstreamId};
+
+        const ADDR_55_3: u64 = 0x00FF_FFFF_FFFF_FFF8;
+        const ADDR_55_12: u64 = 0x00FF_FFFF_FFFF_F000;
+
         let sid = StreamId(self.sid);
         let (ssv, ssid) = match self.ssid {
             Some(s) => (true, SubstreamId(s & 0xF_FFFF)),
@@ -96,8 +109,21 @@ impl EventRecord {
             FaultClass::TranslationTable => Class::TranslationTable,
             FaultClass::InputAddress => Class::InputAddr,
         };
-        let fetch_addr = PhysAddr(self.fetch_addr & 0x00FF_FFFF_FFFF_FFF8);
-        let ev = match self.id {
+        let (pnu, ind, rnw, s2) = (self.pnu, self.ind, self.rnw, self.s2);
+        let input_addr = Iova(self.input_addr);
+        let fetch_addr = PhysAddr(self.fetch_addr & ADDR_55_3);
+        let ipa = Ipa(if s2 { self.ipa & ADDR_55_12 } else { 0 });
+        match self.id {
+            EventId::F_UUT => Event::Uut {
+                sid,
+                ssv,
+                ssid,
+                reason: 0,
+                pnu,
+                ind,
+                rnw,
+                input_addr,
+            },
             EventId::C_BAD_STREAMID => Event::BadStreamId { sid, ssv, ssid },
             EventId::F_STE_FETCH => Event::SteFetch {
                 sid,
@@ -108,7 +134,19 @@ impl EventRecord {
                 fetch_addr,
             },
             EventId::C_BAD_STE => Event::BadSte { sid, ssv, ssid },
+            EventId::F_BAD_ATS_TREQ => Event::BadAtsTreq {
+                sid,
+                ssv,
+                ssid,
+                raw_dw1: 0,
+                input_addr,
+            },
             EventId::F_STREAM_DISABLED => Event::StreamDisabled { sid },
+            EventId::F_TRANSL_FORBIDDEN => Event::TranslForbidden {
+                sid,
+                rnw,
+                input_addr,
+            },
             EventId::C_BAD_SUBSTREAMID => Event::BadSubstreamId { sid, ssid },
             EventId::F_CD_FETCH => Event::CdFetch {
                 sid,
@@ -124,15 +162,47 @@ impl EventRecord {
                 ssv,
                 ssid,
                 reason: 0,
-                pnu: self.pnu,
-                ind: self.ind,
-                rnw: self.rnw,
-                s2: self.s2,
+                pnu,
+                ind,
+                rnw,
+                s2,
                 class,
-                input_addr: Iova(self.input_addr),
+                input_addr,
                 fetch_addr,
             },
-            id => match TranslationFaultKind::from_id(smmu_regs::event::EventId(id.0)) {
+            EventId::F_TLB_CONFLICT => Event::TlbConflict {
+                sid,
+                ssv,
+                ssid,
+                pnu,
+                ind,
+                rnw,
+                s2,
+                input_addr,
+                ipa,
+            },
+            EventId::F_CFG_CONFLICT => Event::CfgConflict {
+                sid,
+                ssv,
+                ssid,
+                reason: 0,
+            },
+            EventId::E_PAGE_REQUEST => Event::PageRequest {
+                sid,
+                ssv,
+                ssid,
+                raw_dw1: 0,
+                input_addr: Iova(self.input_addr & !0xFFF),
+            },
+            EventId::F_VMS_FETCH => Event::VmsFetch {
+                sid,
+                ssv,
+                ssid,
+                reason: 0,
+                gpcf: false,
+                fetch_addr,
+            },
+            id => match TranslationFaultKind::from_id(id) {
                 Some(kind) => Event::TranslationFault(TranslationFault {
                     kind,
                     sid,
@@ -140,65 +210,46 @@ impl EventRecord {
                     ssid,
                     stall: false,
                     stag: 0,
-                    pnu: self.pnu,
-                    ind: self.ind,
-                    rnw: self.rnw,
-                    s2: self.s2,
+                    pnu,
+                    ind,
+                    rnw,
+                    s2,
                     class,
                     ttrnw: self.ttrnw,
-                    input_addr: Iova(self.input_addr),
-                    ipa: smmu_regs::ids::Ipa(if self.s2 {
-                        self.ipa & 0x00FF_FFFF_FFFF_F000
-                    } else {
-                        0
-                    }),
+                    input_addr,
+                    ipa,
                 }),
-                None => return self.own_encoding(),
-            },
-        };
-        ev.encode().unwrap_or_else(|_| self.own_encoding())
-    }
-
-    /// The model's own encoding (used as a fallback and to cross-check smmu-regs).
-    pub(crate) fn own_encoding(&self) -> [u64; 4] {
-        let mut dw0 = u64::from(self.id.0) | u64::from(self.sid) << 32;
-        if let Some(ssid) = self.ssid {
-            if self.id != EventId::F_STREAM_DISABLED {
-                dw0 |= u64::from(ssid & 0xF_FFFF) << 12;
-            }
-            if self.id != EventId::C_BAD_SUBSTREAMID && self.id != EventId::F_STREAM_DISABLED {
-                dw0 |= 1 << 11;
-            }
-        }
-        let mut dw1 = 0u64;
-        let mut dw2 = 0u64;
-        let mut dw3 = 0u64;
-        let fetch_mask = 0x00FF_FFFF_FFFF_FFF8u64;
-        match self.id {
-            EventId::F_STE_FETCH | EventId::F_CD_FETCH => dw3 = self.fetch_addr & fetch_mask,
-            EventId::F_WALK_EABT => {
-                dw1 = self.attr_bits();
-                dw2 = self.input_addr;
-                dw3 = self.fetch_addr & fetch_mask;
-            }
-            id if id.is_translation_fault() => {
-                dw1 = self.attr_bits() | u64::from(self.ttrnw) << 44;
-                dw2 = self.input_addr;
-                if self.s2 {
-                    dw3 = self.ipa & 0x00FF_FFFF_FFFF_F000;
+                None => {
+                    let dw0 = field::SID.set(0, u64::from(sid.0));
+                    let dw0 = field::SSV.set(dw0, u64::from(ssv));
+                    let words = [field::SSID.set(dw0, u64::from(ssid.0)), 0, 0, 0];
+                    if id.is_impdef() {
+                        Event::Impdef { id, words }
+                    } else {
+                        Event::Unknown { id, words }
+                    }
                 }
-            }
-            _ => {}
+            },
         }
-        [dw0, dw1, dw2, dw3]
     }
 
-    fn attr_bits(&self) -> u64 {
-        u64::from(self.pnu) << 33
-            | u64::from(self.ind) << 34
-            | u64::from(self.rnw) << 35
-            | u64::from(self.s2) << 39
-            | (self.class as u64) << 40
+    /// Encodes the record as the four 64-bit words of an event queue entry (spec §5.2),
+    /// with `smmu_regs::event::Event::encode` of [`to_event`](Self::to_event):
+    ///
+    /// * dw0: EventID`[7:0]`, SSV`[11]`, SubstreamID`[31:12]`, StreamID`[63:32]`;
+    /// * dw1: PnU`[33]`, InD`[34]`, RnW`[35]`, S2`[39]`, CLASS`[41:40]`, TTRnW`[44]`;
+    /// * dw2: InputAddr;
+    /// * dw3: IPA`[55:12]` for stage-2 translation faults, FetchAddr`[55:3]` for
+    ///   `F_STE_FETCH`, `F_CD_FETCH`, `F_WALK_EABT` and `F_VMS_FETCH`.
+    #[must_use]
+    pub fn to_words(&self) -> [u64; 4] {
+        match self.to_event().encode() {
+            Ok(words) => words,
+            // Not reached: `to_event` cuts every value to its field and builds `Impdef` /
+            // `Unknown` only for IDs of that kind (the unit tests encode every ID). Should
+            // it happen, the record still names its type.
+            Err(_) => [u64::from(self.id.0), 0, 0, 0],
+        }
     }
 }
 
@@ -313,23 +364,107 @@ mod tests {
     }
 
     #[test]
-    fn smmu_regs_encoding_matches_own_encoding() {
-        let ids = [
-            0x02u8, 0x03, 0x04, 0x06, 0x08, 0x09, 0x0A, 0x0B, 0x10, 0x11, 0x12, 0x13,
-        ];
-        for id in ids {
-            for ssid in [None, Some(0), Some(0xF_FFFF)] {
-                for s2 in [false, true] {
-                    let mut r = EventRecord::new(EventId(id), 0xFEED_0001, ssid);
-                    r.input_addr = 0xFFFF_8000_1234_5678;
-                    r.ipa = 0x0000_00AB_CDEF_0123;
-                    r.fetch_addr = 0x0000_0012_3456_7888;
-                    r.s2 = s2;
-                    r.rnw = true;
-                    r.pnu = s2;
-                    r.class = FaultClass::TranslationTable;
-                    assert_eq!(r.to_words(), r.own_encoding(), "{r:?}");
-                }
+    fn encodes_stage1_translation_fault_without_ipa() {
+        let mut r = EventRecord::new(EventId::F_TRANSLATION, 7, None);
+        r.input_addr = 0x1234_5678;
+        r.ipa = 0xDEAD_0000; // stage 1: not recorded
+        r.pnu = true;
+        r.ind = true;
+        r.ttrnw = true;
+        r.class = FaultClass::TranslationTable;
+        // dw1: PnU[33], InD[34], RnW[35] = 0 (a write), CLASS[41:40] = 1, TTRnW[44].
+        assert_eq!(
+            r.to_words(),
+            [
+                0x10 | 7 << 32,
+                1 << 33 | 1 << 34 | 1 << 40 | 1 << 44,
+                0x1234_5678,
+                0
+            ]
+        );
+    }
+
+    #[test]
+    fn fetch_addresses_are_in_dw3() {
+        // F_STE_FETCH: FetchAddr[55:3] in dw3; the low 3 bits and bits above 55 are not
+        // part of the field.
+        let mut r = EventRecord::new(EventId::F_STE_FETCH, 0x20, None);
+        r.fetch_addr = 0xFF00_0000_8000_104F;
+        assert_eq!(r.to_words(), [0x03 | 0x20 << 32, 0, 0, 0x8000_1048]);
+        // F_CD_FETCH: our model writes its fetch address to dw3 too (spec §5.2).
+        let mut r = EventRecord::new(EventId::F_CD_FETCH, 0x21, Some(9));
+        r.fetch_addr = 0x4_0000_0040;
+        assert_eq!(
+            r.to_words(),
+            [0x09 | 1 << 11 | 9 << 12 | 0x21 << 32, 0, 0, 0x4_0000_0040]
+        );
+    }
+
+    #[test]
+    fn encodes_walk_eabt() {
+        let mut r = EventRecord::new(EventId::F_WALK_EABT, 3, Some(0xF_FFFF));
+        r.input_addr = 0xFFFF_8000_0000_1000;
+        r.fetch_addr = 0x4_0000_0018;
+        r.rnw = true;
+        r.s2 = true;
+        r.class = FaultClass::TranslationTable;
+        r.ttrnw = true; // not a field of this record's layout (smmu-regs)
+        assert_eq!(
+            r.to_words(),
+            [
+                0x0B | 1 << 11 | 0xF_FFFF << 12 | 3 << 32,
+                1 << 35 | 1 << 39 | 1 << 40,
+                0xFFFF_8000_0000_1000,
+                0x4_0000_0018
+            ]
+        );
+    }
+
+    #[test]
+    fn substream_fields_per_record_type() {
+        // C_BAD_STE with SubstreamID 0: SSV = 1, SSID = 0.
+        let r = EventRecord::new(EventId::C_BAD_STE, 0x55, Some(0));
+        assert_eq!(r.to_words(), [0x04 | 1 << 11 | 0x55 << 32, 0, 0, 0]);
+        // F_STREAM_DISABLED carries no SubstreamID.
+        let r = EventRecord::new(EventId::F_STREAM_DISABLED, 0x55, Some(5));
+        assert_eq!(r.to_words(), [0x06 | 0x55 << 32, 0, 0, 0]);
+        // F_TRANSL_FORBIDDEN: StreamID, RnW[35], InputAddr (dw2); no SubstreamID.
+        let mut r = EventRecord::new(EventId::F_TRANSL_FORBIDDEN, 0x56, Some(5));
+        r.rnw = true;
+        r.input_addr = 0x9000_0000;
+        assert_eq!(r.to_words(), [0x07 | 0x56 << 32, 1 << 35, 0x9000_0000, 0]);
+    }
+
+    #[test]
+    fn every_event_id_encodes_and_names_its_stream() {
+        for id in 0..=255u8 {
+            let id = EventId(id);
+            let mut r = EventRecord::new(id, u32::MAX, Some(u32::MAX));
+            r.input_addr = u64::MAX;
+            r.ipa = u64::MAX;
+            r.fetch_addr = u64::MAX;
+            r.s2 = true;
+            r.rnw = true;
+            r.ind = true;
+            r.pnu = true;
+            r.ttrnw = true;
+            let event = r.to_event();
+            let words = event.encode().unwrap_or_else(|e| panic!("{id}: {e:?}"));
+            assert_eq!(r.to_words(), words);
+            assert_eq!(words[0] & 0xFF, u64::from(id.0), "{id}");
+            assert_eq!(words[0] >> 32, u64::from(u32::MAX), "{id}");
+            assert_eq!(Event::decode(words).id(), id);
+            if !id.is_architected() {
+                // The common header only: SSV, SubstreamID[31:12], StreamID.
+                assert_eq!(
+                    words,
+                    [
+                        u64::from(id.0) | 1 << 11 | 0xF_FFFF << 12 | 0xFFFF_FFFF << 32,
+                        0,
+                        0,
+                        0
+                    ]
+                );
             }
         }
     }

@@ -101,6 +101,7 @@ mod structs;
 mod translate;
 mod walk;
 
+pub use cmdq::CommandLogEntry;
 pub use config::{CmdqMode, ModelConfig, SmmuVersion};
 pub use device::{
     Counts, DmaDevice, DmaOp, DmaProgram, ExpectedMapping, Ledger, LedgerEntry, Outcome,

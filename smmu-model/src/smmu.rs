@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::cache::{CacheKey, SetAssoc, mix};
+use crate::cmdq::CommandLog;
 use crate::config::{CmdqMode, ModelConfig};
 use crate::event::{Disposition, EventRecord, FaultLog, FaultLogEntry};
 use crate::mem::PhysMemory;
@@ -203,6 +204,8 @@ pub struct Smmu {
     pub(crate) stall_sync: AtomicBool,
     pub(crate) force_evtq_full: AtomicBool,
     pub(crate) counters: Counters,
+    /// The opt-in log of consumed commands ([`Smmu::record_commands`]).
+    pub(crate) cmd_log: Mutex<CommandLog>,
 }
 
 impl std::fmt::Debug for Smmu {
@@ -241,6 +244,7 @@ impl Smmu {
             stall_sync: AtomicBool::new(false),
             force_evtq_full: AtomicBool::new(false),
             counters: Counters::default(),
+            cmd_log: Mutex::new(CommandLog::default()),
             cfg,
             mem,
         }

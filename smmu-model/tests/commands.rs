@@ -203,3 +203,93 @@ fn cfgi_ste_range_invalidates_an_aligned_block() {
         assert_eq!(aborted, (4..8).contains(&sid), "sid {sid}");
     }
 }
+
+#[test]
+fn command_log_records_consumed_commands_in_order() {
+    use smmu_model::CommandLogEntry;
+    use smmu_regs::StreamId;
+    use smmu_regs::cmd::Command;
+
+    let rig = Rig::new();
+    // Off by default.
+    rig.submit(CMD_SYNC, 0);
+    assert_eq!(rig.smmu.take_commands(), []);
+
+    rig.smmu.record_commands(true);
+    // Words written from spec §4.1–§4.2: CFGI_ALL = CFGI_STE_RANGE (0x04) with Range 31;
+    // TLBI_NSNH_ALL (0x30); CFGI_STE (0x03) SID 5 [63:32], Leaf = 1; CMD_SYNC (0x46).
+    let submitted = [(0x04, 31), (0x30, 0), (0x03 | 5 << 32, 1), (CMD_SYNC, 0)];
+    for (dw0, dw1) in submitted {
+        rig.submit(dw0, dw1);
+    }
+    let log = rig.smmu.take_commands();
+    let words: Vec<[u64; 2]> = log.iter().map(|e| e.words).collect();
+    assert_eq!(words, submitted.map(|(a, b)| [a, b]));
+    let opcodes: Vec<u8> = log.iter().map(CommandLogEntry::opcode).collect();
+    assert_eq!(opcodes, [0x04, 0x30, 0x03, 0x46]);
+    assert!(log.iter().all(|e| e.error.is_none()));
+    assert_eq!(
+        log[0].command,
+        Some(Command::CfgiSteRange {
+            ssec: false,
+            sid: StreamId(0),
+            range: 31
+        })
+    );
+    assert_eq!(log[1].command, Some(Command::TlbiNsnhAll));
+    assert_eq!(
+        log[2].command,
+        Some(Command::CfgiSte {
+            ssec: false,
+            sid: StreamId(5),
+            leaf: true
+        })
+    );
+    assert!(matches!(log[3].command, Some(Command::Sync { .. })));
+    assert_eq!(rig.smmu.take_commands(), [], "taking empties the record");
+
+    // A command the SMMU refuses is logged with its CMDQ_CONS.ERR code; the commands
+    // behind it are logged only once they run.
+    rig.submit(0x00, 0); // opcode 0: reserved → CERROR_ILL
+    rig.submit(0x30, 0);
+    let log = rig.smmu.take_commands();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(
+        (log[0].words, log[0].command, log[0].error),
+        ([0, 0], None, Some(1))
+    );
+    let cons = rig.smmu.read32(CMDQ_CONS) & 0xF_FFFF;
+    rig.mem
+        .write_u64(rig.cmdq + u64::from(cons) * 16, CMD_SYNC)
+        .unwrap();
+    rig.smmu.write32(GERRORN, rig.smmu.read32(GERROR));
+    let opcodes: Vec<u8> = rig
+        .smmu
+        .take_commands()
+        .iter()
+        .map(CommandLogEntry::opcode)
+        .collect();
+    assert_eq!(opcodes, [0x46, 0x30]);
+
+    // A CMD_SYNC held by fault injection is logged once, when it completes.
+    rig.smmu.inject_cmd_sync_stall(true);
+    rig.submit(CMD_SYNC, 0);
+    rig.smmu.process_commands();
+    assert_eq!(rig.smmu.take_commands(), []);
+    rig.smmu.inject_cmd_sync_stall(false);
+    rig.smmu.process_commands();
+    assert_eq!(rig.smmu.take_commands().len(), 1);
+
+    // Stopping keeps what was recorded; nothing more is added.
+    rig.submit(0x30, 0);
+    rig.smmu.record_commands(false);
+    rig.submit(CMD_SYNC, 0);
+    let log = rig.smmu.take_commands();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].opcode(), 0x30);
+    // Starting again discards an earlier record.
+    rig.smmu.record_commands(true);
+    rig.submit(0x30, 0);
+    rig.smmu.record_commands(true);
+    assert_eq!(rig.smmu.take_commands(), []);
+}

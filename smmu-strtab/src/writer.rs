@@ -338,6 +338,68 @@ impl<'a, M: TableMemory + ?Sized, K: EntryKind> EntrySlot<'a, M, K> {
         access::load_entry(&self.region, self.index)
     }
 
+    /// Reads word `index` (0–7) of the entry with one atomic 64-bit load, for callers
+    /// that need one word only (for example STE dw0, which holds V and Config: kdump.md
+    /// §10). It does not allocate.
+    ///
+    /// Cache maintenance is the same as for [`read`](Self::read): none per read. Table
+    /// memory is the CPU's own (written by this crate and cleaned for the SMMU), or an
+    /// adopted mapping that was invalidated when it was mapped
+    /// ([`StreamTable::adopt`](crate::StreamTable::adopt),
+    /// [`StreamTable::ensure_sid`](crate::StreamTable::ensure_sid)); the SMMU never writes
+    /// entries.
+    ///
+    /// # Errors
+    ///
+    /// [`AccessError`] with `len` = 64 when `index` ≥ 8 (never a panic), or if the slot's
+    /// bounds were violated (never for slots made by this crate).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use core::ptr::NonNull;
+    /// use core::sync::atomic::AtomicU64;
+    /// use smmu_regs::PhysAddr;
+    /// use smmu_strtab::{AccessError, Coherency, DmaRegion, MemoryError, SteSlot, TableMemory};
+    /// # struct NoMemory;
+    /// # // SAFETY: hands out no memory at all.
+    /// # unsafe impl TableMemory for NoMemory {
+    /// #     fn alloc_zeroed(&self, _: usize, _: usize) -> Result<DmaRegion, MemoryError> {
+    /// #         Err(MemoryError::NoMemory)
+    /// #     }
+    /// #     unsafe fn free(&self, _: DmaRegion) {}
+    /// #     fn map(&self, _: PhysAddr, _: usize) -> Result<DmaRegion, MemoryError> {
+    /// #         Err(MemoryError::MapFailed)
+    /// #     }
+    /// #     unsafe fn unmap(&self, _: DmaRegion) {}
+    /// #     fn clean(&self, _: &DmaRegion, _: usize, _: usize) {}
+    /// #     fn invalidate(&self, _: &DmaRegion, _: usize, _: usize) {}
+    /// # }
+    ///
+    /// // One STE (smmuv3.md §2.1): dw0 = V (bit 0) | Config = S2_TRANS (0b110, bits 3:1),
+    /// // dw2 = S2VMID 7.
+    /// let ste: [AtomicU64; 8] = core::array::from_fn(|i| {
+    ///     AtomicU64::new([0b1101, 0, 7, 0, 0, 0, 0, 0][i])
+    /// });
+    /// let ptr = NonNull::from(&ste).cast::<u64>();
+    /// // SAFETY: `ste` outlives the region, is 8-byte aligned and only accessed atomically.
+    /// let region = unsafe { DmaRegion::new(PhysAddr(0x8000_0000), ptr, 64) };
+    /// let slot = SteSlot::new(&NoMemory, &region, 0, Coherency::Coherent)?;
+    ///
+    /// let dw0 = slot.read_word(0)?;
+    /// assert_eq!((dw0 & 1, (dw0 >> 1) & 7), (1, 0b110)); // valid, stage 2 only
+    /// assert_eq!(slot.read_word(2)?, 7);
+    /// assert_eq!(slot.read_word(8), Err(AccessError { index: 8, len: 64 }));
+    /// # Ok::<(), AccessError>(())
+    /// ```
+    #[inline]
+    pub fn read_word(&self, index: usize) -> Result<u64, AccessError> {
+        if index >= 8 {
+            return Err(AccessError { index, len: 64 });
+        }
+        access::load(&self.region, self.index * 8 + index)
+    }
+
     /// Rewrites the entry to `target` with the used-bits / update-safe / hitless
     /// algorithm of spec §8.1, calling `hook` after each step, and reports how many syncs
     /// it took.
@@ -470,5 +532,141 @@ mod tests {
         let mut hook = |_s: WriteStep| -> Result<(), u32> { Err(7) };
         let err = write_entry::<Ste, _, _>(&e, &[9, 0, 0, 0, 0, 0, 0, 0], &mut hook).unwrap_err();
         assert_eq!(err, WriteError::Sync(7));
+    }
+
+    /// A `TableMemory` that hands out no memory and records the cache maintenance it is
+    /// asked for: (`"clean"` / `"invalidate"`, offset, length).
+    #[derive(Default)]
+    struct CacheOps(RefCell<Vec<(&'static str, usize, usize)>>);
+
+    // SAFETY: hands out no memory at all; the cache hooks only record their arguments.
+    unsafe impl TableMemory for CacheOps {
+        fn alloc_zeroed(
+            &self,
+            _len: usize,
+            _align: usize,
+        ) -> Result<DmaRegion, crate::MemoryError> {
+            Err(crate::MemoryError::NoMemory)
+        }
+        unsafe fn free(&self, _region: DmaRegion) {}
+        fn map(&self, _pa: PhysAddr, _len: usize) -> Result<DmaRegion, crate::MemoryError> {
+            Err(crate::MemoryError::MapFailed)
+        }
+        unsafe fn unmap(&self, _region: DmaRegion) {}
+        fn clean(&self, _region: &DmaRegion, offset: usize, len: usize) {
+            self.0.borrow_mut().push(("clean", offset, len));
+        }
+        fn invalidate(&self, _region: &DmaRegion, offset: usize, len: usize) {
+            self.0.borrow_mut().push(("invalidate", offset, len));
+        }
+    }
+
+    /// Two STEs written by hand (smmuv3.md §2.1), one word at a time.
+    ///
+    /// STE 0: V = 1, Config = BYPASS (0b100), SHCFG = incoming (dw1\[45:44\] = 1).
+    /// STE 1: V = 1, Config = S1_TRANS (0b101), S1ContextPtr = 0x8_1234_5000,
+    /// S1CDMax = 3; S1DSS = 2, S1CIR = S1COR = 1 (WB), S1CSH = 3 (ISH), EATS = 1;
+    /// S2VMID = 0x42; words 3..7 hold markers that no field decodes.
+    const HAND_WRITTEN: [[u64; 8]; 2] = [
+        [0x9, 1 << 44, 0, 0, 0, 0, 0, 0],
+        [
+            1 | 0b101 << 1 | 0x8_1234_5000 | 3 << 59,
+            2 | 1 << 2 | 1 << 4 | 3 << 6 | 1 << 28,
+            0x42,
+            0x3333_0000_0000_0003,
+            0x4444_0000_0000_0004,
+            0x5555_0000_0000_0005,
+            0x6666_0000_0000_0006,
+            0x7777_0000_0000_0007,
+        ],
+    ];
+
+    fn hand_written_table() -> Vec<core::sync::atomic::AtomicU64> {
+        HAND_WRITTEN
+            .iter()
+            .flatten()
+            .map(|&w| core::sync::atomic::AtomicU64::new(w))
+            .collect()
+    }
+
+    fn table_region(buf: &[core::sync::atomic::AtomicU64]) -> DmaRegion {
+        let ptr = core::ptr::NonNull::from(buf).cast::<u64>();
+        // SAFETY: `buf` outlives every use of the region in these tests, is 8-byte
+        // aligned and is only accessed atomically through the region.
+        unsafe { DmaRegion::new(PhysAddr(0x4000_0000), ptr, buf.len() * 8) }
+    }
+
+    #[test]
+    fn read_word_returns_each_word_of_the_entry() {
+        let buf = hand_written_table();
+        let region = table_region(&buf);
+        let mem = CacheOps::default();
+        for (index, ste) in HAND_WRITTEN.iter().enumerate() {
+            let slot = SteSlot::new(&mem, &region, index, Coherency::Coherent).unwrap();
+            for (w, &expected) in ste.iter().enumerate() {
+                assert_eq!(slot.read_word(w), Ok(expected), "STE {index} word {w}");
+            }
+            assert_eq!(slot.read(), Ok(*ste));
+        }
+        // Decoded from dw0 alone (kdump.md §10 needs V and Config only).
+        let slot = SteSlot::new(&mem, &region, 1, Coherency::Coherent).unwrap();
+        let dw0 = slot.read_word(0).unwrap();
+        assert_eq!(dw0 & 1, 1, "V");
+        assert_eq!((dw0 >> 1) & 7, 0b101, "Config = S1_TRANS");
+        assert_eq!(dw0 & 0x00ff_ffff_ffff_ffc0, 0x8_1234_5000, "S1ContextPtr");
+        assert_eq!(dw0 >> 59, 3, "S1CDMax");
+        assert!(mem.0.borrow().is_empty());
+    }
+
+    #[test]
+    fn read_word_out_of_range_is_an_error_not_a_panic() {
+        let buf = hand_written_table();
+        let region = table_region(&buf);
+        let mem = CacheOps::default();
+        // STE 0: word 8 would be STE 1's dw0, which must not be read through this slot.
+        let slot = SteSlot::new(&mem, &region, 0, Coherency::Coherent).unwrap();
+        for index in [8, 9, 64, usize::MAX / 8, usize::MAX] {
+            assert_eq!(
+                slot.read_word(index),
+                Err(AccessError { index, len: 64 }),
+                "{index}"
+            );
+        }
+        // A CD slot is the same entry type and checks the same way.
+        let cd = CdSlot::new(&mem, &region, 1, Coherency::Coherent).unwrap();
+        assert_eq!(cd.read_word(8), Err(AccessError { index: 8, len: 64 }));
+        assert_eq!(cd.read_word(7), Ok(HAND_WRITTEN[1][7]));
+    }
+
+    #[test]
+    fn read_word_does_the_same_cache_maintenance_as_read() {
+        for coherency in [Coherency::Coherent, Coherency::NonCoherent] {
+            let buf = hand_written_table();
+            let region = table_region(&buf);
+            let mem = CacheOps::default();
+            let slot = SteSlot::new(&mem, &region, 1, coherency).unwrap();
+            let _ = slot.read().unwrap();
+            let by_read = mem.0.take();
+            for w in 0..8 {
+                let _ = slot.read_word(w).unwrap();
+            }
+            assert_eq!(mem.0.take(), by_read, "{coherency:?}");
+            // A write is cleaned (non-coherent) before the hook runs; a word read
+            // afterwards sees it. The target keeps STE 1's stage-1 fields, with S2VMID
+            // (used by a stage-1 STE) changed and no marker words (unused bits).
+            let mut target = [0; 8];
+            target[..2].copy_from_slice(&HAND_WRITTEN[1][..2]);
+            target[2] = 0x43;
+            let mut hook = |_: WriteStep| Ok::<(), ()>(());
+            slot.write(&target, &mut hook).unwrap();
+            let cleaned = mem.0.take();
+            match coherency {
+                Coherency::Coherent => assert!(cleaned.is_empty()),
+                Coherency::NonCoherent => assert!(cleaned.contains(&("clean", 64, 64))),
+            }
+            assert_eq!(slot.read_word(2), Ok(0x43));
+            assert_eq!(slot.read_word(3), Ok(0));
+            assert!(mem.0.borrow().is_empty());
+        }
     }
 }

@@ -1,5 +1,6 @@
-//! The lookup hot path (`StreamTable::ste` + `SteSlot::read`) and an STE rewrite do not
-//! allocate: a counting global allocator observes the calling thread while they run.
+//! The lookup hot path (`StreamTable::ste` + `SteSlot::read` / `SteSlot::read_word`) and
+//! an STE rewrite do not allocate: a counting global allocator observes the calling thread
+//! while they run.
 
 mod common;
 
@@ -82,7 +83,7 @@ fn lookup_and_write_do_not_allocate() {
             .chain([0x1234, 0xffff, 0x1_0000, u32::MAX])
         {
             match table.ste(StreamId(sid)) {
-                Ok(slot) => acc ^= slot.read().unwrap()[0],
+                Ok(slot) => acc ^= slot.read().unwrap()[0] ^ slot.read_word(0).unwrap(),
                 Err(e) => acc ^= std::hint::black_box(&e) as *const _ as u64 & 1,
             }
         }

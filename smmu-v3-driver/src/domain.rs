@@ -541,7 +541,7 @@ impl<H: Hal, P: PageTableAlloc<H>> IommuDriver for SmmuV3<H, P> {
     /// kdump.md §10: deferred when the table is adopted and any StreamID of the device
     /// has an STE with V = 1 and Config ≠ ABORT (BYPASS, S1, S2, nested: live DMA may be
     /// in flight). Uses the normal O(1) lookup (`probe_device` made every StreamID live),
-    /// allocates nothing, decides on dw0 only.
+    /// allocates nothing, and reads dw0 only (one 64-bit load per StreamID).
     fn is_attach_deferred(&self, dev: DeviceDesc<'_>) -> bool {
         match self.strtab_source {
             StrtabSource::Fresh => false,
@@ -549,8 +549,8 @@ impl<H: Hal, P: PageTableAlloc<H>> IommuDriver for SmmuV3<H, P> {
                 self.strtab
                     .ste(to_sid(sid))
                     .ok()
-                    .and_then(|slot| slot.read().ok())
-                    .is_some_and(|ste| crate::kdump::live_dw0(ste[0]))
+                    .and_then(|slot| slot.read_word(0).ok())
+                    .is_some_and(crate::kdump::live_dw0)
             }),
         }
     }

@@ -373,6 +373,9 @@ impl<H: Hal, P> SmmuV3<H, P> {
 
     /// Invalidates every cached configuration and TLB entry (kdump.md §7 step 5).
     fn invalidate_all(&self) -> Result<(), Error> {
+        // TLBI_EL2_ALL whenever the SMMU has HYP, not only when this kernel uses E2H
+        // (kdump.md §7 step 5 names only the latter): adopted STEs of a kernel 1 that ran
+        // with E2H carry STRW = EL2, and their EL2 TLB entries must go as well.
         let el2 = self.features.hyp.then_some(Command::TlbiEl2All);
         let cmds = [Command::cfgi_all()]
             .into_iter()
