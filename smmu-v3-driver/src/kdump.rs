@@ -72,24 +72,33 @@ pub enum AdoptionOutcome {
 /// (kdump.md §3, §4.5, §6). Reported as [`Diagnostic::AdoptionFallback`] (except
 /// [`NotKdump`](Self::NotKdump), the ordinary boot) and by
 /// [`SmmuV3::adoption`](crate::SmmuV3::adoption).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// `Display` gives a one-line message for the kernel log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum FallbackReason {
     /// The SMMU is enabled but this is neither a kdump kernel nor a planned handover.
+    #[error("the SMMU is enabled, but this is neither a kdump kernel nor a planned handover")]
     NotKdump,
     /// [`Config::adopt`](crate::Config::adopt) is `false` (the pre-series behaviour).
+    #[error("adoption is disabled by the configuration")]
     DisabledByConfig,
     /// CR0.SMMUEN is 0: nothing is live (and the registers may be meaningless).
+    #[error("the SMMU is disabled (CR0.SMMUEN = 0): nothing to adopt")]
     SmmuDisabled,
     /// The SMMU is not coherent and [`Config::adopt_non_coherent`](crate::Config::adopt_non_coherent)
     /// is off.
+    #[error("the SMMU is not coherent and non-coherent adoption is off")]
     NonCoherent,
     /// GERROR.SFM_ERR is active: a broken SMMU is never adopted.
+    #[error("the SMMU is in Service Failure Mode (GERROR.SFM_ERR)")]
     ServiceFailureMode,
     /// The live stream table violates a structural rule (kdump.md §4.2–§4.4).
+    #[error("the live stream table is malformed: {0}")]
     Table(AdoptError),
     /// The ASID / VMID scan found a malformed entry (kdump.md §6).
+    #[error("the ASID / VMID scan of the live tables failed: {0}")]
     Scan(ScanFailure),
 }
 
@@ -102,11 +111,12 @@ impl core::hash::Hash for FallbackReason {
 }
 
 /// A malformed entry found by the ASID / VMID reservation scan (kdump.md §6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum ScanFailure {
     /// An L1 range of the stream table could not be read (bad descriptor or mapping).
+    #[error("L1 descriptor {index} of the stream table cannot be read: {error}")]
     StreamRange {
         /// The L1 index.
         index: u32,
@@ -115,6 +125,7 @@ pub enum ScanFailure {
     },
     /// STE Config is reserved (0b001..=0b011). Hardware treats these as abort; kdump.md
     /// §6 rejects them ("any other value: fail") and so does the driver.
+    #[error("{sid}: STE.Config {config:#05b} is reserved")]
     ReservedConfig {
         /// The StreamID.
         sid: StreamId,
@@ -122,16 +133,19 @@ pub enum ScanFailure {
         config: u8,
     },
     /// A translating STE needs a stage the SMMU does not implement.
+    #[error("{sid}: the STE translates with a stage the SMMU does not implement")]
     StageUnsupported {
         /// The StreamID.
         sid: StreamId,
     },
     /// S1_TRANS with S1ContextPtr = 0.
+    #[error("{sid}: stage-1 STE with S1ContextPtr = 0")]
     NullContextPtr {
         /// The StreamID.
         sid: StreamId,
     },
     /// S1CDMax above IDR1.SSIDSIZE.
+    #[error("{sid}: S1CDMax {cdmax} exceeds the SMMU's {ssid_bits} SubstreamID bits")]
     CdMaxTooLarge {
         /// The StreamID.
         sid: StreamId,
@@ -142,6 +156,7 @@ pub enum ScanFailure {
     },
     /// S1Fmt not accepted: reserved (3), 4K leaves under [`Strictness::Linux`], or a
     /// 2-level format without IDR0.CD2L.
+    #[error("{sid}: S1Fmt {fmt} is not accepted")]
     CdFormat {
         /// The StreamID.
         sid: StreamId,
@@ -149,6 +164,7 @@ pub enum ScanFailure {
         fmt: u8,
     },
     /// A valid L1CD with a null or misaligned leaf pointer.
+    #[error("{sid}: L1CD {index} is valid with a null or misaligned leaf pointer")]
     BadL1Cd {
         /// The StreamID.
         sid: StreamId,
@@ -156,6 +172,7 @@ pub enum ScanFailure {
         index: u32,
     },
     /// A CD table (or leaf) could not be mapped.
+    #[error("{sid}: a CD table cannot be mapped: {error}")]
     CdMap {
         /// The StreamID.
         sid: StreamId,
@@ -163,6 +180,7 @@ pub enum ScanFailure {
         error: MemoryError,
     },
     /// A valid CD's ASID is 0 or not below 2^asid_bits.
+    #[error("{sid}: CD with ASID {asid} (0 or out of range)")]
     BadAsid {
         /// The StreamID.
         sid: StreamId,
@@ -170,6 +188,7 @@ pub enum ScanFailure {
         asid: u32,
     },
     /// An S2_TRANS / NESTED STE's S2VMID is 0 or not below 2^vmid_bits.
+    #[error("{sid}: STE with S2VMID {vmid} (0 or out of range)")]
     BadVmid {
         /// The StreamID.
         sid: StreamId,

@@ -687,3 +687,30 @@ fn paging_stage_is_chosen_per_device() {
         crate::pgtable::Stage::Stage1
     );
 }
+
+#[test]
+fn fallback_reasons_have_log_messages() {
+    use crate::{FallbackReason, ScanFailure};
+    extern crate alloc;
+    use alloc::string::ToString;
+    assert_eq!(
+        FallbackReason::SmmuDisabled.to_string(),
+        "the SMMU is disabled (CR0.SMMUEN = 0): nothing to adopt"
+    );
+    assert_eq!(
+        FallbackReason::Scan(ScanFailure::ReservedConfig {
+            sid: StreamId(0x10),
+            config: 0b001
+        })
+        .to_string(),
+        "the ASID / VMID scan of the live tables failed: sid:0x10: STE.Config 0b001 is reserved"
+    );
+    assert_eq!(
+        ScanFailure::BadVmid {
+            sid: StreamId(0x305),
+            vmid: 0
+        }
+        .to_string(),
+        "sid:0x305: STE with S2VMID 0 (0 or out of range)"
+    );
+}
