@@ -416,10 +416,7 @@ impl RunReport {
     /// Why the kdump kernel fell back to the full reset, if it did.
     #[must_use]
     pub const fn fallback_reason(&self) -> Option<FallbackReason> {
-        match self.adoption {
-            AdoptionOutcome::FellBack(reason) => Some(reason),
-            AdoptionOutcome::Adopted { .. } | AdoptionOutcome::NotAttempted => None,
-        }
+        self.adoption.fallback_reason()
     }
 
     /// The sums of every device's counters over all phases.

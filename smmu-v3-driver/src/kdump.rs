@@ -68,6 +68,26 @@ pub enum AdoptionOutcome {
     NotAttempted,
 }
 
+impl AdoptionOutcome {
+    /// Why the driver fell back to the full reset, if it did.
+    ///
+    /// ```
+    /// use smmu_v3_driver::{AdoptSource, AdoptionOutcome, FallbackReason};
+    ///
+    /// let fell_back = AdoptionOutcome::FellBack(FallbackReason::SmmuDisabled);
+    /// assert_eq!(fell_back.fallback_reason(), Some(FallbackReason::SmmuDisabled));
+    /// let adopted = AdoptionOutcome::Adopted { source: AdoptSource::Kdump };
+    /// assert_eq!(adopted.fallback_reason(), None);
+    /// ```
+    #[must_use]
+    pub const fn fallback_reason(&self) -> Option<FallbackReason> {
+        match self {
+            Self::FellBack(reason) => Some(*reason),
+            Self::Adopted { .. } | Self::NotAttempted => None,
+        }
+    }
+}
+
 /// Why the driver did not adopt the live tables and ran the normal full reset
 /// (kdump.md §3, §4.5, §6). Reported as [`Diagnostic::AdoptionFallback`] (except
 /// [`NotKdump`](Self::NotKdump), the ordinary boot) and by
