@@ -1,7 +1,8 @@
 //! Infrastructure of the smmu-rs criterion benches (`benches/benches/*.rs`): a host
 //! [`TableMemory`](smmu_strtab::TableMemory) ([`hostmem::HostMem`]), one fixture per bench
-//! that builds the tables and provides the subject and its baseline, and the shared
-//! criterion configuration.
+//! that builds the tables (or, for [`deferred`] and [`probe`], runs `smmu-v3-driver` on
+//! `smmu-model` through `smmu-testbed`) and provides the subject and its baseline, and
+//! the shared criterion configuration.
 //!
 //! Every bench compares a subject against a baseline **measured in the same run, in the
 //! same criterion group**, and each fixture checks at setup (and in this crate's unit
@@ -12,9 +13,11 @@
 //! This is bench code: it is not published and uses `expect` for setup errors.
 
 pub mod adopt;
+pub mod deferred;
 pub mod hostmem;
 pub mod lookup;
 pub mod model;
+pub mod probe;
 pub mod writer;
 
 use std::time::Duration;

@@ -90,17 +90,27 @@ fn is_attach_deferred_does_not_allocate() {
     // probing it would attach its default domain at once (not deferred, kdump.md §10).
     k2.probe_device(DeviceDesc::new(DeviceId(1), &live[1..]))
         .unwrap();
-    let (mut deferred, mut not_deferred) = (false, false);
+    // A StreamID whose L2 table kernel 1 never created, and one beyond the table.
+    let (unpopulated, beyond) = ([StreamId(0x4200)], [StreamId(0x7fff_ffff)]);
+    let (mut deferred, mut not_deferred, mut absent) = (false, false, [true; 2]);
     let n = allocations_during(|| {
-        deferred = k2
-            .driver()
-            .is_attach_deferred(DeviceDesc::new(DeviceId(1), &live));
-        not_deferred = k2
-            .driver()
-            .is_attach_deferred(DeviceDesc::new(DeviceId(2), &idle));
+        for _ in 0..1000 {
+            deferred = k2
+                .driver()
+                .is_attach_deferred(DeviceDesc::new(DeviceId(1), &live));
+            not_deferred = k2
+                .driver()
+                .is_attach_deferred(DeviceDesc::new(DeviceId(2), &idle));
+            absent = [&unpopulated, &beyond].map(|sids| {
+                k2.driver()
+                    .is_attach_deferred(DeviceDesc::new(DeviceId(3), sids))
+            });
+            let _ = k2.is_attach_deferred(DeviceId(1));
+        }
     });
     assert_eq!(n, 0, "is_attach_deferred allocated");
     assert!(deferred, "V = 1, Config = S1_TRANS: live");
     assert!(!not_deferred, "V = 1, Config = ABORT: not live");
+    assert_eq!(absent, [false, false], "no STE: nothing live");
     assert!(k2.is_attach_deferred(DeviceId(1)).unwrap());
 }
