@@ -19,7 +19,7 @@ use iommu_core::{DefaultDomainKind, DeviceDesc, DeviceId, IommuCore, Iova, PhysA
 use smmu_testbed::Testbed;
 use smmu_testbed::smmu_model::{ModelConfig, RegionKind};
 use smmu_v3_driver::pgtable::Stage;
-use smmu_v3_driver::{AdoptionOutcome, Diagnostic, FallbackReason, ScanFailure};
+use smmu_v3_driver::{AdoptionOutcome, Diagnostic, FallbackReason};
 
 use crate::cli::{self, ArgError, Args};
 use crate::kdump::{
@@ -213,57 +213,6 @@ impl Corruption {
 impl fmt::Display for Corruption {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
-    }
-}
-
-/// A sentence for a fallback reason: which rule of kdump.md made the driver fall back.
-/// (`FallbackReason` has no `Display` of its own; stream table errors use
-/// `AdoptError`'s.)
-#[must_use]
-pub fn describe_reason(reason: &FallbackReason) -> String {
-    match reason {
-        FallbackReason::NotKdump => "not a kdump kernel (nor a planned handover)".to_owned(),
-        FallbackReason::DisabledByConfig => {
-            "Config::adopt is false: the old abort-and-reset behaviour".to_owned()
-        }
-        FallbackReason::SmmuDisabled => "CR0.SMMUEN is 0: nothing to adopt (§3 check 1)".to_owned(),
-        FallbackReason::NonCoherent => "the SMMU is not coherent (§3 check 2)".to_owned(),
-        FallbackReason::ServiceFailureMode => {
-            "GERROR.SFM_ERR is active: never adopt a broken SMMU (§3 check 3)".to_owned()
-        }
-        FallbackReason::Table(e) => {
-            format!("the live stream table breaks a structural rule (§4): {e}")
-        }
-        FallbackReason::Scan(f) => {
-            let what = match f {
-                ScanFailure::StreamRange { index, error } => {
-                    format!("the L2 table of L1 descriptor {index} cannot be read: {error}")
-                }
-                ScanFailure::ReservedConfig { sid, config } => {
-                    format!("STE {:#x} has the reserved Config {config:#05b}", sid.0)
-                }
-                ScanFailure::NullContextPtr { sid } => {
-                    format!("stage-1 STE {:#x} has no S1ContextPtr", sid.0)
-                }
-                ScanFailure::CdMaxTooLarge {
-                    sid,
-                    cdmax,
-                    ssid_bits,
-                } => format!(
-                    "STE {:#x} has S1CDMax {cdmax}, above SSIDSIZE {ssid_bits}",
-                    sid.0
-                ),
-                ScanFailure::BadAsid { sid, asid } => {
-                    format!("a CD of STE {:#x} has the invalid ASID {asid}", sid.0)
-                }
-                ScanFailure::BadVmid { sid, vmid } => {
-                    format!("STE {:#x} has the invalid S2VMID {vmid}", sid.0)
-                }
-                other => format!("{other:?}"),
-            };
-            format!("the ASID / VMID scan found a malformed entry (§6): {what}")
-        }
-        other => format!("{other:?}"),
     }
 }
 
@@ -546,7 +495,7 @@ pub fn run(
     match adoption {
         AdoptionOutcome::FellBack(reason) => {
             progress(&format!("kdump kernel: adoption FAILED: {adoption:?}"));
-            progress(&format!("kdump kernel:   = {}", describe_reason(&reason)));
+            progress(&format!("kdump kernel:   = {reason}"));
             progress(&format!(
                 "kdump kernel: fell back to the full reset (GBPA abort, SMMU disabled, fresh \
                  table): {}",

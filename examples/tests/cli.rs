@@ -33,7 +33,7 @@ fn corrupt_table_default_run() {
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.contains("fell back to the full reset: Table(L1SpanInvalid { index: 3, span: 12 })"),
+        text.contains("fell back to the full reset: the live stream table is malformed: L1 descriptor 3 has an invalid span 12 (Table(L1SpanInvalid { index: 3, span: 12 }))"),
         "{text}"
     );
 }

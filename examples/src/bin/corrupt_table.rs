@@ -49,7 +49,7 @@ fn main() -> ExitCode {
         };
         println!("\n{}", report.table());
         let outcome = match report.fallback_reason() {
-            Some(reason) => format!("fell back to the full reset: {reason:?}"),
+            Some(reason) => format!("fell back to the full reset: {reason} ({reason:?})"),
             None => format!("{:?}", report.adoption),
         };
         println!("result: {outcome}\n");
