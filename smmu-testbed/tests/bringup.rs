@@ -2,22 +2,14 @@
 
 mod common;
 
+use common::reg32::{
+    CMDQ_BASE, CR0ACK, CR1, CR2, EVENTQ_BASE, GBPA, IRQ_CTRLACK, STRTAB_BASE, STRTAB_BASE_CFG,
+};
 use common::small;
 use smmu_regs::regs::{Cr0, Gbpa};
 use smmu_testbed::smmu_model::{ModelConfig, RegionKind, SmmuVersion};
 use smmu_testbed::{CRASH_BASE, RAM_BASE, Testbed};
 use smmu_v3_driver::{Config, Diagnostic, Error, Unsupported};
-
-// Register offsets (spec §1.1), written out independently of the driver.
-const CR0ACK: u32 = 0x24;
-const CR1: u32 = 0x28;
-const CR2: u32 = 0x2c;
-const GBPA: u32 = 0x44;
-const IRQ_CTRLACK: u32 = 0x54;
-const STRTAB_BASE: u32 = 0x80;
-const STRTAB_BASE_CFG: u32 = 0x88;
-const CMDQ_BASE: u32 = 0x90;
-const EVENTQ_BASE: u32 = 0xa0;
 
 /// STRTAB_BASE_CFG per spec §1.6: FMT[17:16], SPLIT[10:6], LOG2SIZE[5:0].
 fn strtab_cfg(two_level: bool, split: u32, log2size: u32) -> u32 {

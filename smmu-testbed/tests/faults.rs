@@ -6,6 +6,7 @@ mod common;
 
 use std::sync::Arc;
 
+use common::reg32::{CMDQ_BASE, EVENTQ_CONS, EVENTQ_PROD, GERROR, GERRORN};
 use common::{core, device, events, small};
 use iommu_core::{DeviceDesc, DeviceId, Iova, PhysAddr, Prot, StreamId};
 use smmu_regs::cmd::{Command, Opcode};
@@ -17,11 +18,6 @@ use smmu_testbed::smmu_model::{Access, EventId, ExpectedMapping, Ledger, ModelCo
 use smmu_v3_driver::pgtable::Stage;
 use smmu_v3_driver::{Config, Diagnostic, Error, Wait};
 
-const GERROR: u32 = 0x60;
-const GERRORN: u32 = 0x64;
-const CMDQ_BASE: u32 = 0x90;
-const EVENTQ_PROD: u32 = 0x100a8;
-const EVENTQ_CONS: u32 = 0x100ac;
 const IOVA: u64 = 0x2_0000_0000;
 const RW: Prot = Prot::READ.union(Prot::WRITE);
 

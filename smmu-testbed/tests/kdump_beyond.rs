@@ -6,6 +6,8 @@ mod common;
 
 use std::sync::Arc;
 
+use common::reg::{CR0, CR1, CR2, GBPA, STRTAB_BASE, STRTAB_BASE_CFG};
+use common::reg32;
 use common::{Core, core, device, small};
 use iommu_core::{DeviceDesc, DeviceId, Iova, PhysAddr, Prot, StreamId};
 use smmu_testbed::smmu_model::{Access, ExpectedMapping, Ledger, ModelConfig, Outcome};
@@ -15,13 +17,6 @@ use smmu_v3_driver::{AdoptSource, AdoptionOutcome, HandoverReason};
 const RW: Prot = Prot::READ.union(Prot::WRITE);
 const SID: u32 = 0x10;
 const IOVA: u64 = 0x1000;
-
-const CR0: usize = 0x20;
-const CR1: usize = 0x28;
-const CR2: usize = 0x2c;
-const GBPA: usize = 0x44;
-const STRTAB_BASE: usize = 0x80;
-const STRTAB_BASE_CFG: usize = 0x88;
 
 /// Kernel 1 maps IOVA → a buffer for the device at SID and crashes; returns the buffer.
 fn crashed(tb: &Testbed) -> u64 {
@@ -93,7 +88,7 @@ fn non_coherent_adoption_invalidates_before_reading_and_cleans_after_writing() {
     let new = kd.alloc_buffer(4096);
     k2.dma_map(DeviceId(1), Iova(IOVA), PhysAddr(new), 4096, RW)
         .unwrap();
-    let l1 = tb.smmu.read64(STRTAB_BASE as u32) & 0x000f_ffff_ffff_ffc0;
+    let l1 = tb.smmu.read64(reg32::STRTAB_BASE) & 0x000f_ffff_ffff_ffc0;
     let l2 = tb.mem.read_u64(l1).unwrap() & 0x000f_ffff_ffff_ffc0;
     let ste = l2 + u64::from(SID) * 64;
     let ops = kd.hal.memory_ops();

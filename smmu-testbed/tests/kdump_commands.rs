@@ -18,6 +18,8 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
+use common::reg::{CMDQ_BASE, CMDQ_CONS, CMDQ_PROD, CR0, IRQ_CTRL};
+use common::reg32;
 use common::{Core, core, small};
 use iommu_core::{DeviceDesc, DeviceId, Iova, PhysAddr, Prot, StreamId};
 use smmu_testbed::smmu_model::{CommandLogEntry, ModelConfig, Smmu};
@@ -36,15 +38,7 @@ const TLBI_EL2_ALL: u8 = 0x20;
 const TLBI_NSNH_ALL: u8 = 0x30;
 const CMD_SYNC: u8 = 0x46;
 
-// Register offsets, smmuv3.md §1.1.
-const CR0: usize = 0x20;
-const CR0ACK: u32 = 0x24;
-const IRQ_CTRL: usize = 0x50;
-const STRTAB_BASE: u32 = 0x80;
-const STRTAB_BASE_CFG: u32 = 0x88;
-const CMDQ_BASE: usize = 0x90;
-const CMDQ_PROD: usize = 0x98;
-const CMDQ_CONS: usize = 0x9c;
+// Event and PRI queue registers (BASE, PROD, CONS on page 0 and page 1), smmuv3.md §1.1.
 const EVENTQ_QUEUE_REGS: [usize; 5] = [0xa0, 0xa8, 0xac, 0x100a8, 0x100ac];
 const PRIQ_QUEUE_REGS: [usize; 5] = [0xc0, 0xc8, 0xcc, 0x100c8, 0x100cc];
 // CR0 fields (§1.5).
@@ -228,7 +222,7 @@ fn adopt_mode_reset_issues_cfgi_all_tlbi_nsnh_all_sync_after_the_cmdq_is_set_up(
         1
     );
     assert_eq!(
-        u64::from(kd.smmu.read32(CR0ACK)) & (SMMUEN | EVENTQEN | PRIQEN | CMDQEN),
+        u64::from(kd.smmu.read32(reg32::CR0ACK)) & (SMMUEN | EVENTQEN | PRIQEN | CMDQEN),
         SMMUEN | CMDQEN
     );
 }
@@ -286,7 +280,7 @@ fn full_reset_issues_the_same_invalidation() {
         "SMMUEN before the invalidation completed"
     );
     assert_eq!(
-        u64::from(tb.smmu.read32(CR0ACK)) & (SMMUEN | EVENTQEN | CMDQEN),
+        u64::from(tb.smmu.read32(reg32::CR0ACK)) & (SMMUEN | EVENTQEN | CMDQEN),
         SMMUEN | EVENTQEN | CMDQEN
     );
 
@@ -401,8 +395,8 @@ fn expected_syncs(cur: &[u64; 8], target: &[u64; 8]) -> usize {
 /// [55:6] (§2.4), 64-byte STEs.
 fn ste_in_memory(tb: &Testbed, sid: u32) -> [u64; 8] {
     let addr = |v: u64| v & bits(55, 6);
-    let base = addr(tb.smmu.read64(STRTAB_BASE));
-    let cfg = tb.smmu.read32(STRTAB_BASE_CFG);
+    let base = addr(tb.smmu.read64(reg32::STRTAB_BASE));
+    let cfg = tb.smmu.read32(reg32::STRTAB_BASE_CFG);
     let ste = if (cfg >> 16) & 3 == 1 {
         let split = (cfg >> 6) & 0x1f;
         let l1 = tb.mem.read_u64(base + 8 * u64::from(sid >> split)).unwrap();

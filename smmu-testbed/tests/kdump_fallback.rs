@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::reg::{STRTAB_BASE, STRTAB_BASE_CFG};
+use common::reg32;
 use common::{Core, core, small};
 use iommu_core::{DeviceDesc, DeviceId, Iova, PhysAddr, Prot, StreamId};
 use smmu_strtab::{AdoptError, EnsureError, Strictness};
@@ -17,8 +19,6 @@ use smmu_v3_driver::{
 };
 
 const RW: Prot = Prot::READ.union(Prot::WRITE);
-const STRTAB_BASE: usize = 0x80;
-const STRTAB_BASE_CFG: usize = 0x88;
 const A: u32 = 0x10; // L1 index 0
 const B: u32 = 0x310; // L1 index 3
 
@@ -46,7 +46,7 @@ fn crashed(tb: &Testbed, stage: Stage) {
 }
 
 fn base(tb: &Testbed) -> u64 {
-    tb.smmu.read64(STRTAB_BASE as u32) & 0x000f_ffff_ffff_ffc0
+    tb.smmu.read64(reg32::STRTAB_BASE) & 0x000f_ffff_ffff_ffc0
 }
 
 /// PA of the L1 descriptor of `sid` (SPLIT 8).
@@ -203,7 +203,7 @@ fn each_structural_corruption() {
             "base misaligned",
             small(),
             Box::new(|tb| {
-                let b = tb.smmu.read64(STRTAB_BASE as u32) + 0x40;
+                let b = tb.smmu.read64(reg32::STRTAB_BASE) + 0x40;
                 tb.hal.override_register(STRTAB_BASE, b as u32);
             }),
             |e| matches!(e, AdoptError::BaseMisaligned { .. }),

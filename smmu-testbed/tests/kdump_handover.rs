@@ -11,6 +11,10 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::reg::{
+    CR0, CR1, CR2, EVENTQ_BASE, GBPA, IRQ_CTRL, PRIQ_BASE, STRTAB_BASE, STRTAB_BASE_CFG,
+};
+use common::reg32;
 use common::{Core, core, device, small};
 use iommu_core::{DeviceDesc, DeviceId, DomainKind, Iova, PhysAddr, Prot, StreamId};
 use smmu_testbed::smmu_model::{
@@ -24,17 +28,6 @@ const RW: Prot = Prot::READ.union(Prot::WRITE);
 const IOVA: u64 = 0x4_0000_0000;
 const PAGE: u64 = 4096;
 const PAGES: u64 = 4;
-
-// Register offsets (smmuv3.md §1.1), independent of the driver.
-const CR0: usize = 0x20;
-const CR1: usize = 0x28;
-const CR2: usize = 0x2c;
-const GBPA: usize = 0x44;
-const IRQ_CTRL: usize = 0x50;
-const STRTAB_BASE: usize = 0x80;
-const STRTAB_BASE_CFG: usize = 0x88;
-const EVENTQ_BASE: usize = 0xa0;
-const PRIQ_BASE: usize = 0xc0;
 
 const PHASES: [&str; 3] = ["kernel1", "handover", "kdump"];
 
@@ -168,7 +161,7 @@ fn handover(linear: bool, adopt: bool) -> PhaseTotals {
         })
         .collect();
     assert_eq!(k1_ids.len(), 4);
-    let strtab_base = tb.smmu.read64(STRTAB_BASE as u32);
+    let strtab_base = tb.smmu.read64(reg32::STRTAB_BASE);
     let threads: Vec<_> = devs
         .iter()
         .filter_map(|d| d.dma.as_ref().map(|(dma, _)| dma.spawn()))
@@ -239,7 +232,7 @@ fn handover(linear: bool, adopt: bool) -> PhaseTotals {
         }
         let last_irq = writes.iter().rev().find(|w| w.offset == IRQ_CTRL).unwrap();
         assert_eq!(last_irq.value, 1, "GERROR_IRQEN only");
-        assert_eq!(tb.smmu.read64(STRTAB_BASE as u32), strtab_base);
+        assert_eq!(tb.smmu.read64(reg32::STRTAB_BASE), strtab_base);
     } else {
         assert_eq!(
             k2.driver().adoption(),

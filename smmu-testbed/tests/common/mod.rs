@@ -49,5 +49,39 @@ pub fn small() -> Config {
     c
 }
 
-/// The model's ID register offsets.
-pub const IDR0: usize = 0x0;
+/// Register offsets of SMMU page 0 / page 1, written from smmuv3.md §1.1 (not taken from
+/// the driver), twice: [`reg`] as `usize` (the HAL's and the register-write log's type),
+/// [`reg32`] as `u32` (the model's register API).
+macro_rules! register_offsets {
+    ($($name:ident = $offset:literal,)*) => {
+        /// Register offsets as `usize`.
+        pub mod reg {
+            $(#[doc = stringify!($name)] pub const $name: usize = $offset;)*
+        }
+        /// Register offsets as `u32`.
+        pub mod reg32 {
+            $(#[doc = stringify!($name)] pub const $name: u32 = $offset;)*
+        }
+    };
+}
+
+register_offsets! {
+    CR0 = 0x20,
+    CR0ACK = 0x24,
+    CR1 = 0x28,
+    CR2 = 0x2c,
+    GBPA = 0x44,
+    IRQ_CTRL = 0x50,
+    IRQ_CTRLACK = 0x54,
+    GERROR = 0x60,
+    GERRORN = 0x64,
+    STRTAB_BASE = 0x80,
+    STRTAB_BASE_CFG = 0x88,
+    CMDQ_BASE = 0x90,
+    CMDQ_PROD = 0x98,
+    CMDQ_CONS = 0x9c,
+    EVENTQ_BASE = 0xa0,
+    PRIQ_BASE = 0xc0,
+    EVENTQ_PROD = 0x100a8,
+    EVENTQ_CONS = 0x100ac,
+}
