@@ -4,7 +4,6 @@
 //! over, while the others keep running.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -89,7 +88,6 @@ pub struct LiveDevice {
     /// Where its driver means each IOVA to land (the ledger's "intended" oracle).
     pub mapping: Arc<ExpectedMapping>,
     thread: Option<JoinHandle<u64>>,
-    stop: Arc<AtomicBool>,
 }
 
 impl LiveDevice {
@@ -112,7 +110,6 @@ impl LiveDevice {
             ledger,
             mapping,
             thread: None,
-            stop: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -126,20 +123,7 @@ impl LiveDevice {
     pub fn start(&mut self, program: DmaProgram, pace: Pace) {
         self.stop();
         self.dma.load(program);
-        self.stop.store(false, Ordering::Release);
-        let dma = Arc::clone(&self.dma);
-        let stop = Arc::clone(&self.stop);
-        let burst = u64::from(pace.burst.max(1));
-        self.thread = Some(std::thread::spawn(move || {
-            let mut issued = 0u64;
-            while !stop.load(Ordering::Acquire) && dma.step().is_some() {
-                issued += 1;
-                if issued.is_multiple_of(burst) && !pace.pause.is_zero() {
-                    std::thread::sleep(pace.pause);
-                }
-            }
-            issued
-        }));
+        self.thread = Some(self.dma.spawn_paced(pace.burst, pace.pause));
     }
 
     /// Whether a thread is running this device's program.
@@ -153,7 +137,7 @@ impl LiveDevice {
     pub fn stop(&mut self) -> u64 {
         match self.thread.take() {
             Some(t) => {
-                self.stop.store(true, Ordering::Release);
+                self.dma.stop();
                 // A panic in the device thread would be a model bug; count nothing.
                 t.join().unwrap_or(0)
             }

@@ -22,6 +22,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use crate::event::EventId;
 use crate::smmu::{Smmu, lock};
@@ -629,22 +630,39 @@ impl DmaDevice {
     /// Runs the program to its end (or until [`stop`](Self::stop)); returns the number
     /// of transactions issued. Never returns for a `forever` program unless stopped.
     pub fn run(&self) -> u64 {
+        self.run_paced(u32::MAX, Duration::ZERO)
+    }
+
+    /// As [`run`](Self::run), sleeping `pause` after every `burst` transactions, so that
+    /// many device threads leave the host CPU to the thread running the driver (the
+    /// model's translation takes locks a busy-looping device would hog). A `burst` of 0
+    /// counts as 1.
+    pub fn run_paced(&self, burst: u32, pause: Duration) -> u64 {
+        let burst = u64::from(burst.max(1));
         let mut n = 0;
         while !self.stop.load(Ordering::Acquire) {
             if self.step().is_none() {
                 break;
             }
             n += 1;
+            if n % burst == 0 && !pause.is_zero() {
+                std::thread::sleep(pause);
+            }
         }
         n
     }
 
     /// Runs the program on a new thread until it ends or [`stop`](Self::stop) is
-    /// called.
+    /// called; the thread returns the number of transactions issued.
     pub fn spawn(self: &Arc<Self>) -> JoinHandle<u64> {
+        self.spawn_paced(u32::MAX, Duration::ZERO)
+    }
+
+    /// As [`spawn`](Self::spawn), at the pace of [`run_paced`](Self::run_paced).
+    pub fn spawn_paced(self: &Arc<Self>, burst: u32, pause: Duration) -> JoinHandle<u64> {
         self.stop.store(false, Ordering::Release);
         let me = Arc::clone(self);
-        std::thread::spawn(move || me.run())
+        std::thread::spawn(move || me.run_paced(burst, pause))
     }
 
     /// Asks a running program to stop after the current transaction.

@@ -87,6 +87,23 @@ fn ring_writer_lands_where_mapped() {
     assert_eq!(s.ledger.entries().len(), 24);
 }
 
+/// A paced thread runs the whole program (4 writes x 5 rounds, pausing after every 3),
+/// and a new spawn after `stop` starts again.
+#[test]
+fn paced_thread_runs_the_whole_program() {
+    let s = setup();
+    s.dev
+        .load(DmaProgram::ring_writer(&ring(), 64, 0xAB).repeat(5));
+    let pause = std::time::Duration::from_micros(100);
+    assert_eq!(s.dev.spawn_paced(3, pause).join().unwrap(), 20);
+    s.dev.stop();
+    s.dev
+        .load(DmaProgram::ring_writer(&ring(), 64, 0xCD).repeat(1));
+    assert_eq!(s.dev.spawn_paced(0, pause).join().unwrap(), 4);
+    let c = s.dev.counts();
+    assert_eq!((c.completed, c.faulted, c.aborted), (24, 0, 0));
+}
+
 #[test]
 fn forgotten_tlbi_shows_up_as_misdirected() {
     let s = setup();
