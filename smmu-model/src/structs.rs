@@ -229,7 +229,10 @@ pub(crate) fn own_decode_ste(w: &[u64; 8], c: &ModelConfig) -> Option<SteInfo> {
             (12, 2) => 0,
             (_, 0) => 3,
             (_, 1) => 2,
-            (14, 2) => 1,
+            // SL0 = 2 is level 1 for 16K and 64K granules (64K: the only start for a
+            // 48-bit IPA, level 2 would need 64 concatenated tables); SL0 = 3 is not
+            // implemented (64K: reserved).
+            (14 | 16, 2) => 1,
             _ => return None,
         };
         let input_bits = 64 - t0sz;
@@ -453,6 +456,14 @@ mod tests {
         assert_eq!(decode_ste(&w, &c), None);
         // Granule 16K not implemented by default.
         w[2] = 25 << 32 | 1 << 38 | 2 << 46 | 5 << 48 | 1 << 51;
+        assert_eq!(decode_ste(&w, &c), None);
+        // 64K granule (S2TG 0b01), T0SZ 16 (48-bit IPA), SL0 2: start at level 1, which
+        // resolves IPA[47:42] (Arm ARM VTCR_EL2.SL0 for 64KB: 0b10 = level 1).
+        w[2] = 16 << 32 | 2 << 38 | 1 << 46 | 5 << 48 | 1 << 51 | 9;
+        let s2 = decode_ste(&w, &c).unwrap().s2.unwrap();
+        assert_eq!((s2.walk.granule, s2.walk.start_level), (16, 1));
+        // SL0 3 with a 64K granule is reserved.
+        w[2] = 16 << 32 | 3 << 38 | 1 << 46 | 5 << 48 | 1 << 51 | 9;
         assert_eq!(decode_ste(&w, &c), None);
     }
 
